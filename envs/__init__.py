@@ -1,0 +1,37 @@
+"""Environments: desktop (mss + pyautogui), Android (adbutils), and the simulated phone."""
+
+from __future__ import annotations
+
+from envs.base import ActionError, Env, EnvError
+
+
+def make_env(spec: str, **options) -> Env:
+    """Open the env a spec names: ``desktop[:MONITOR]`` or ``android[:SERIAL]``.
+
+    Raises ValueError for a malformed spec and EnvError when the env cannot start.
+    """
+    kind, _, arg = spec.partition(":")
+    if kind == "desktop":
+        if arg and not arg.isdigit():
+            raise ValueError(f"bad env {spec!r}: the monitor in desktop:N must be a number (1 = primary)")
+        from envs.desktop import DesktopEnv
+
+        return DesktopEnv(monitor=int(arg) if arg else None, **options)
+    if kind == "android":
+        from envs.android import AndroidEnv
+
+        return AndroidEnv(serial=arg or None, **options)
+    raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR] or android[:SERIAL]")
+
+
+def space_of(spec: str) -> str:
+    """The action space an env spec uses, without opening the env."""
+    kind = spec.partition(":")[0]
+    if kind == "desktop":
+        return "computer_use"
+    if kind == "android":
+        return "mobile_use"
+    raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR] or android[:SERIAL]")
+
+
+__all__ = ["ActionError", "Env", "EnvError", "make_env", "space_of"]

@@ -1,0 +1,51 @@
+"""The environment interface: observe a screenshot, execute an action in screen units."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from tools.actions import Action, ActionSpace
+    from tools.frame import Screenshot
+
+
+class EnvError(Exception):
+    """An env failure that ends the run (device lost, display gone); `reason` names the ending."""
+
+    def __init__(self, message: str, reason: str = "env_error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ActionError(Exception):
+    """An action the env refuses (unknown key name, text it cannot type); fed back to the model."""
+
+
+class Env:
+    """Base class of environments.
+
+    `execute` receives actions already mapped to screen coordinates. `wait` and
+    `terminate` never reach an env: the agent handles them.
+    """
+
+    space: ClassVar[ActionSpace]
+    name: str = "env"
+
+    def observe(self) -> Screenshot:
+        raise NotImplementedError
+
+    def execute(self, action: Action) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Facts about the env for the trajectory metadata (device model, display, monitor)."""
+        return {"env": self.name}
+
+    def close(self) -> None:
+        """Release the display, device connection or browser."""
+
+    def __enter__(self) -> Env:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,132 @@
+"""Prompt building for Qwen2.5-VL, exactly as the cookbooks build it."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING
+
+from model.base import HistoryItem, ImagePart, Message, TextPart
+from model.qwen25vl.template import (
+    ARGS_FORMAT,
+    CHAT_TEMPLATE,
+    FN_CALL_TEMPLATE,
+    MOBILE_QUERY,
+    SYSTEM_TEXT,
+    TASK_PROGRESS,
+)
+from tools import definitions
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from tools.actions import ActionSpace
+
+
+def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict:
+    """The tool as qwen-agent 0.0.15 exposes it (`name_for_human` ... `args_format`)."""
+    fn = definitions.function_for(space, *model_size, answer=answer)
+    return {
+        "name_for_human": fn["name"],
+        "name": fn["name"],
+        "description": fn["description"],
+        "parameters": fn["parameters"],
+        "args_format": ARGS_FORMAT,
+    }
+
+
+def system_text(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> str:
+    """System message: the assistant line, a blank line, then the function-calling section."""
+    desc = json.dumps({"type": "function", "function": tool_function(space, model_size, answer=answer)}, ensure_ascii=False)
+    return SYSTEM_TEXT + "\n\n" + FN_CALL_TEMPLATE.format(tool_descs=desc)
+
+
+def history_text(calls: list[str]) -> str:
+    """``Step 1: {...}; Step 2: {...}; `` as the mobile cookbook writes it."""
+    return "".join(f"Step {i}: {c}; " for i, c in enumerate(calls, 1))
+
+
+def user_text(instruction: str, space: ActionSpace, calls: list[str], feedback: list[str] | None = None) -> str:
+    """The user turn's text for the current step.
+
+    Mobile: the cookbook's "The user query:  …\\nTask progress (…): Step 1: …; ".
+    Desktop: the instruction alone at step 1 (computer_use cookbook), then the same
+    task-progress line once there is history. Feedback (a rejected reply, a stall)
+    is appended only when there is some, so a clean step-1 prompt stays exact.
+    """
+    if space == "mobile_use":
+        text = MOBILE_QUERY.format(instruction=instruction) + TASK_PROGRESS.format(history=history_text(calls))
+    elif calls:
+        text = instruction + TASK_PROGRESS.format(history=history_text(calls))
+    else:
+        text = instruction
+    for note in feedback or ():
+        text += "\n" + note
+    return text
+
+
+def parse_policy(policy: str) -> int:
+    """Number of prior screenshots a history policy keeps: ``text`` -> 0, ``images:K`` -> K."""
+    if policy == "text":
+        return 0
+    name, _, k = policy.partition(":")
+    if name == "images" and k.isdigit() and int(k) > 0:
+        return int(k)
+    raise ValueError(f"unknown history policy {policy!r}; use 'text' or 'images:K' (K >= 1)")
+
+
+def build_messages(
+    instruction: str,
+    space: ActionSpace,
+    image: Image,
+    history: list[HistoryItem],
+    *,
+    policy: str = "text",
+    feedback: list[str] | None = None,
+    answer: bool = False,
+) -> list[Message]:
+    """Messages for one step: system + tools, optional prior turns, then text and screenshot."""
+    system = Message(role="system", content=[TextPart(text=system_text(space, image.size, answer=answer))])
+    k = parse_policy(policy)
+    calls = [c for h in history for c in h.calls]
+    if k == 0:
+        user = Message(role="user", content=[TextPart(text=user_text(instruction, space, calls, feedback)),
+                                             ImagePart(image=image)])
+        return [system, user]
+    # images:K — the last K steps as real turns (screenshot, then the model's own reply);
+    # older steps survive as the task-progress text on the first user turn.
+    window = [h for h in history if h.image is not None][-k:]
+    older = [c for h in history[: len(history) - len(window)] for c in h.calls]
+    msgs = [system]
+    for i, h in enumerate(window):
+        content: list[TextPart | ImagePart] = []
+        if i == 0:
+            content.append(TextPart(text=user_text(instruction, space, older)))
+        content.append(ImagePart(image=h.image))
+        msgs += [Message(role="user", content=content), Message(role="assistant", content=[TextPart(text=h.reply)])]
+    last: list[TextPart | ImagePart] = []
+    if not window:
+        last.append(TextPart(text=user_text(instruction, space, older, feedback)))
+    elif feedback:
+        last.append(TextPart(text="\n".join(feedback)))
+    last.append(ImagePart(image=image))
+    msgs.append(Message(role="user", content=last))
+    return msgs
+
+
+@functools.cache
+def _template():
+    import jinja2.sandbox
+
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(CHAT_TEMPLATE)
+
+
+def render(messages: list[Message], *, add_generation_prompt: bool = True) -> str:
+    """The exact text the model receives, with one image placeholder per screenshot."""
+    plain = [
+        {"role": m.role, "content": [{"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
+                                     for p in m.content]}
+        for m in messages
+    ]
+    return _template().render(messages=plain, add_generation_prompt=add_generation_prompt)

@@ -1,0 +1,64 @@
+"""Deterministic backends: replies from a JSON list (`scripted:`) or a recorded run (`replay:`).
+
+Their replies go through the same dialect parser and Frame mapping as a real model's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from model.base import Completion, Message, Model, ModelError, RequestContext
+
+
+class ScriptedModel(Model):
+    """Serves raw reply strings in order; running past the end is a `ModelError`."""
+
+    name = "scripted"
+
+    def __init__(self, replies: list[str], source: str = "<list>") -> None:
+        super().__init__()
+        self.replies = list(replies)
+        self.source = source
+        self.calls = 0
+        self.requests: list[list[Message]] = []
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ScriptedModel:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{path}: file not found; scripted:FILE needs a JSON list of reply strings") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable JSON file ({exc}); expected a JSON list of reply strings") from None
+        if not isinstance(data, list) or not all(isinstance(r, str) for r in data):
+            raise ValueError(f"{path}: expected a JSON list of reply strings")
+        return cls(data, source=str(path))
+
+    def generate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
+        self.requests.append(messages)
+        if self.calls >= len(self.replies):
+            raise ModelError(f"{self.source}: the script has only {len(self.replies)} replies")
+        text = self.replies[self.calls]
+        self.calls += 1
+        return Completion(text=text)
+
+
+class ReplayModel(ScriptedModel):
+    """Serves the raw replies of a recorded trajectory, step by step."""
+
+    name = "replay"
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> ReplayModel:
+        # Reads only the raw replies, so model/ does not depend on agent/'s trajectory schema.
+        file = Path(path) / "trajectory.json"
+        try:
+            steps = json.loads(file.read_text(encoding="utf-8"))["steps"]
+            replies = [s["raw_text"] for s in steps if s.get("raw_text") is not None]
+        except FileNotFoundError:
+            raise ValueError(f"{file}: not found; replay: needs a run directory written by guiagent") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{file}: not a guiagent trajectory ({exc})") from None
+        return cls(replies, source=str(path))

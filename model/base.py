@@ -34,11 +34,27 @@ class TextPart(BaseModel):
 
 
 class ImagePart(BaseModel):
-    """A screenshot already resized to the size the tool description states."""
+    """A screenshot and the size the model sees it at (the Frame's model size).
+
+    The resize is lazy: `resized()` does it once, for the backends that send pixels
+    (the loop itself never pays for a resize it does not need).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     type: Literal["image"] = "image"
-    image: Any = Field(description="PIL.Image.Image at the model size")
+    image: Any = Field(description="PIL.Image.Image as captured")
+    size: tuple[int, int] = Field(description="(width, height) the model sees; what the tool description states")
+
+    def resized(self) -> Image:
+        """The image at `size` (bicubic, as the Qwen2.5-VL processor resizes)."""
+        cached = self.__dict__.get("_resized")
+        if cached is None:
+            from PIL import Image as PILImage
+
+            cached = self.image if self.image.size == tuple(self.size) else self.image.resize(
+                tuple(self.size), PILImage.Resampling.BICUBIC)
+            self.__dict__["_resized"] = cached
+        return cached
 
 
 class Message(BaseModel):
@@ -48,8 +64,8 @@ class Message(BaseModel):
     def text(self) -> str:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
 
-    def images(self) -> list[Image]:
-        return [p.image for p in self.content if isinstance(p, ImagePart)]
+    def images(self) -> list[ImagePart]:
+        return [p for p in self.content if isinstance(p, ImagePart)]
 
 
 class Usage(BaseModel):
@@ -92,7 +108,7 @@ class HistoryItem(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     calls: list[str] = Field(default_factory=list, description="call_json of each executed call")
     reply: str = ""
-    image: Any = None  # PIL image at model size, kept only by image history policies
+    image: ImagePart | None = None  # kept only by image history policies
 
 
 class Dialect(Protocol):
@@ -108,7 +124,7 @@ class Dialect(Protocol):
         self,
         instruction: str,
         space: ActionSpace,
-        image: Image,
+        image: ImagePart,
         history: list[HistoryItem],
         *,
         policy: str = "text",

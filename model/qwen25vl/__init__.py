@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from model.base import HistoryItem, Message, ParsedCall
+from model.base import HistoryItem, ImagePart, Message, ParsedCall
 from model.image import PixelBudget
 from model.qwen25vl import parse as _parse
 from model.qwen25vl import prompt as _prompt
 from tools.actions import action_to_dict
 
 if TYPE_CHECKING:
-    from PIL.Image import Image
-
     from tools.actions import Action, ActionSpace
 
 
@@ -29,7 +27,7 @@ class Qwen25VL:
         return _prompt.tool_function(space, model_size, answer=answer)
 
     def messages(
-        self, instruction: str, space: ActionSpace, image: Image, history: list[HistoryItem], *,
+        self, instruction: str, space: ActionSpace, image: ImagePart, history: list[HistoryItem], *,
         policy: str = "text", feedback: list[str] | None = None, answer: bool = False,
     ) -> list[Message]:
         return _prompt.build_messages(instruction, space, image, history, policy=policy, feedback=feedback, answer=answer)

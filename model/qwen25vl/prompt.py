@@ -18,8 +18,6 @@ from model.qwen25vl.template import (
 from tools import definitions
 
 if TYPE_CHECKING:
-    from PIL.Image import Image
-
     from tools.actions import ActionSpace
 
 
@@ -78,7 +76,7 @@ def parse_policy(policy: str) -> int:
 def build_messages(
     instruction: str,
     space: ActionSpace,
-    image: Image,
+    image: ImagePart,
     history: list[HistoryItem],
     *,
     policy: str = "text",
@@ -91,7 +89,7 @@ def build_messages(
     calls = [c for h in history for c in h.calls]
     if k == 0:
         user = Message(role="user", content=[TextPart(text=user_text(instruction, space, calls, feedback)),
-                                             ImagePart(image=image)])
+                                             image])
         return [system, user]
     # images:K — the last K steps as real turns (screenshot, then the model's own reply);
     # older steps survive as the task-progress text on the first user turn.
@@ -102,14 +100,14 @@ def build_messages(
         content: list[TextPart | ImagePart] = []
         if i == 0:
             content.append(TextPart(text=user_text(instruction, space, older)))
-        content.append(ImagePart(image=h.image))
+        content.append(h.image)
         msgs += [Message(role="user", content=content), Message(role="assistant", content=[TextPart(text=h.reply)])]
     last: list[TextPart | ImagePart] = []
     if not window:
         last.append(TextPart(text=user_text(instruction, space, older, feedback)))
     elif feedback:
         last.append(TextPart(text="\n".join(feedback)))
-    last.append(ImagePart(image=image))
+    last.append(image)
     msgs.append(Message(role="user", content=last))
     return msgs
 

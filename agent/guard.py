@@ -1,0 +1,150 @@
+"""The guard every action passes before it reaches an env: allow, deny (with feedback) or confirm.
+
+Coordinates outside the model image never get here: `Frame.to_screen` rejects them
+first. The guard adds the policy: budgets, denied key chords and apps, and
+confirm-before rules, configurable in a TOML file (``--policy FILE``)::
+
+    max_seconds = 600
+    max_tokens = 200000
+    deny_keys = ["ctrl+alt+delete", "super+l"]
+    deny_apps = ["com.android.vending"]
+    confirm_text = ["(?i)password", "rm -rf"]
+    confirm_apps = ["Bank*"]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from tools.actions import Action, Key, MobileKey, MobileType, Open, Type
+
+# Chords that lock, log out or reboot a desktop session.
+DEFAULT_DENY_KEYS = [
+    "ctrl+alt+delete", "ctrl+alt+del", "ctrl+alt+backspace", "super+l", "win+l", "cmd+ctrl+q",
+    "ctrl+alt+l", "cmd+shift+q", "ctrl+alt+f1", "ctrl+alt+f2", "alt+sysrq+b",
+]
+
+_KEY_SYNONYMS = {"control": "ctrl", "cmd": "super", "win": "super", "meta": "super", "command": "super",
+                 "del": "delete", "return": "enter", "escape": "esc", "option": "alt"}
+
+
+def _chord(keys: list[str] | str) -> frozenset[str]:
+    parts = keys.split("+") if isinstance(keys, str) else keys
+    return frozenset(_KEY_SYNONYMS.get(k.strip().lower(), k.strip().lower()) for k in parts if k.strip())
+
+
+class Policy(BaseModel):
+    """Run limits and action rules; all optional."""
+
+    max_seconds: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    deny_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_DENY_KEYS))
+    deny_apps: list[str] = Field(default_factory=list, description="glob patterns on app label or package")
+    confirm_text: list[str] = Field(default_factory=list, description="regexes on typed text")
+    confirm_apps: list[str] = Field(default_factory=list, description="glob patterns on app label or package")
+
+    @field_validator("confirm_text")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+        return v
+
+    @classmethod
+    def load(cls, path: str | Path) -> Policy:
+        """Read a TOML policy file; raises ValueError with a one-line message naming file and field."""
+        path = Path(path)
+        tomllib = _tomllib()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{path}: policy file not found") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"{path}: not valid TOML ({exc})") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            raise ValueError(f"{path}: field {loc}: {err['msg']}") from None
+
+
+def _tomllib():
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+class Decision(BaseModel):
+    verdict: Literal["allow", "deny", "confirm"]
+    reason: str = ""
+
+
+ALLOW = Decision(verdict="allow")
+
+Confirm = Callable[[str], bool]
+
+
+def deny_all(question: str) -> bool:
+    """The confirmation callback of non-interactive runs: every question is answered no."""
+    return False
+
+
+class Guard:
+    """Applies a `Policy` to actions; `confirm` answers confirm-before questions."""
+
+    def __init__(self, policy: Policy | None = None, confirm: Confirm = deny_all) -> None:
+        self.policy = policy or Policy()
+        self.confirm = confirm
+        self._deny_chords = {_chord(k) for k in self.policy.deny_keys}
+
+    def check(self, action: Action) -> Decision:
+        """The policy's verdict on one action (before any confirmation is asked)."""
+        p = self.policy
+        if isinstance(action, Key) and _chord(action.keys) in self._deny_chords:
+            return Decision(verdict="deny", reason=f"the key chord {'+'.join(action.keys)} is not allowed")
+        if isinstance(action, MobileKey) and _chord(action.text) in self._deny_chords:
+            return Decision(verdict="deny", reason=f"the key {action.text} is not allowed")
+        if isinstance(action, Open):
+            if _glob_any(p.deny_apps, action.text):
+                return Decision(verdict="deny", reason=f"opening {action.text!r} is not allowed")
+            if _glob_any(p.confirm_apps, action.text):
+                return Decision(verdict="confirm", reason=f"open the app {action.text!r}")
+        if isinstance(action, (Type, MobileType)):
+            for pattern in p.confirm_text:
+                if re.search(pattern, action.text):
+                    return Decision(verdict="confirm", reason=f"type the text {action.text[:80]!r}")
+        return ALLOW
+
+    def decide(self, action: Action) -> tuple[bool, str]:
+        """Check and, if needed, ask. Returns (allowed, decision label for the record)."""
+        d = self.check(action)
+        if d.verdict == "allow":
+            return True, "allow"
+        if d.verdict == "deny":
+            return False, f"deny: {d.reason}"
+        ok = bool(self.confirm(f"The agent wants to {d.reason}. Allow?"))
+        return ok, "confirm-yes" if ok else f"confirm-no: {d.reason}"
+
+    def over_budget(self, elapsed: float, tokens: int) -> str | None:
+        """A reason to stop the run when a time or token budget is spent, else None."""
+        if self.policy.max_seconds is not None and elapsed > self.policy.max_seconds:
+            return f"time budget of {self.policy.max_seconds:g} s spent"
+        if self.policy.max_tokens is not None and tokens > self.policy.max_tokens:
+            return f"token budget of {self.policy.max_tokens} spent"
+        return None
+
+
+def _glob_any(patterns: list[str], name: str) -> bool:
+    return any(fnmatch.fnmatch(name.lower(), pat.lower()) for pat in patterns)

@@ -1,0 +1,70 @@
+"""Live output of `guiagent run`: one compact line per step, or one JSON object per step."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from agent.callbacks import Callback
+from agent.loop import Result
+from agent.trajectory import StepRecord
+
+
+def describe_action(action: dict | None) -> str:
+    """`left_click (640, 400)`, `type "hello"`, `key ctrl+c` ..."""
+    if not action:
+        return "-"
+    name = action.get("action", "?")
+    parts = [name]
+    if "coordinate" in action:
+        parts.append("({}, {})".format(*action["coordinate"]))
+    if "coordinate2" in action:
+        parts.append("-> ({}, {})".format(*action["coordinate2"]))
+    if "keys" in action:
+        parts.append("+".join(action["keys"]))
+    for k in ("text", "button", "status"):
+        if k in action:
+            v = str(action[k])
+            parts.append(json.dumps(v[:40] + ("…" if len(v) > 40 else ""), ensure_ascii=False))
+    if "pixels" in action:
+        parts.append(f"{action['pixels']:g}px")
+    if "time" in action:
+        parts.append(f"{action['time']:g}s")
+    return " ".join(parts)
+
+
+class Progress(Callback):
+    """Prints each step as it ends; `mode` is "lines", "json" or "quiet"."""
+
+    def __init__(self, mode: str = "lines", stream: TextIO | None = None) -> None:
+        self.mode = mode
+        self.stream = stream or sys.stdout
+
+    def on_step_end(self, step: StepRecord) -> None:
+        if self.mode == "quiet":
+            return
+        if self.mode == "json":
+            self._emit(json.dumps({"event": "step", **json.loads(step.model_dump_json())}, ensure_ascii=False))
+            return
+        took = sum(step.durations.values())
+        acts = [describe_action(a.screen_action or a.model_action) + ("" if a.decision in ("allow", "dry-run")
+                else f" [{a.decision}]") for a in step.actions]
+        what = "; ".join(acts) if acts else f"error: {step.error}" if step.error else "no action"
+        self._emit(f"step {step.index:>3}  {what}  ({took:.2f}s)")
+
+    def on_run_end(self, result: Result) -> None:
+        if self.mode == "quiet":
+            return
+        if self.mode == "json":
+            self._emit(json.dumps({"event": "end", "status": result.status, "steps": result.steps,
+                                   "reason": result.reason, "answer": result.answer,
+                                   "out_dir": str(result.out_dir) if result.out_dir else None}, ensure_ascii=False))
+            return
+        tail = f": {result.reason}" if result.reason else ""
+        where = f"  trajectory: {result.out_dir}" if result.out_dir else ""
+        answer = f"  answer: {result.answer}" if result.answer else ""
+        self._emit(f"{result.status} after {result.steps} step(s){tail}{answer}{where}")
+
+    def _emit(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)

@@ -1,0 +1,199 @@
+"""The trajectory format and its recorder.
+
+A run directory holds ``trajectory.json`` (versioned schema below) and
+``step_NNN.png`` screenshots. The recorder writes both after every step through a
+single background thread: PNG encoding (tens of ms at 1080p) stays off the loop's
+hot path, and the one thread keeps the order "screenshot, then the JSON that names
+it", so ``trajectory.json`` never points at a file that is not there. JSON is
+written to a temporary file and renamed, so a crash or Ctrl+C leaves either the
+previous or the new complete file, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from model.base import Usage
+from tools.frame import Frame, ScreenSpace
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+SCHEMA_VERSION = 1
+TRAJECTORY_FILE = "trajectory.json"
+
+# How a run ended. "running" is only ever seen in files of a run that is still going or
+# was killed before it could write its ending.
+Status = Literal[
+    "running", "success", "failure", "max_steps", "parse_errors", "stalled", "interrupted", "budget",
+    "device_lost", "display_lost", "env_error", "model_error", "error",
+]
+
+
+class ActionRecord(BaseModel):
+    """One tool call of a step: as parsed (model coordinates) and as executed (screen)."""
+
+    call: str = Field(description="the call as the model wrote it, re-serialised (used for the history)")
+    model_action: dict = Field(description="parsed action, model-image coordinates")
+    screen_action: dict | None = Field(default=None, description="executed action, screen coordinates")
+    decision: str = Field(default="allow", description="guard decision: allow, deny, confirm-yes, confirm-no, dry-run")
+    executed: bool = False
+    error: str | None = None
+
+
+class StepRecord(BaseModel):
+    index: int
+    started_at: float
+    ended_at: float = 0.0
+    screenshot: str | None = None
+    frame: Frame | None = None
+    prompt: dict = Field(default_factory=dict, description="summary: messages, images, user text")
+    raw_text: str | None = None
+    actions: list[ActionRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    model_timings: dict[str, float] = Field(default_factory=dict)
+    durations: dict[str, float] = Field(default_factory=dict, description="seconds: capture, prompt, infer, parse, execute, settle")
+    feedback: list[str] = Field(default_factory=list, description="messages fed back to the model at the next step")
+    error: str | None = None
+
+
+class RunMeta(BaseModel):
+    instruction: str
+    env: str
+    env_info: dict = Field(default_factory=dict)
+    model: str
+    space: str
+    screen: ScreenSpace | None = None
+    model_size: tuple[int, int] | None = None
+    min_pixels: int
+    max_pixels: int
+    history: str = "text"
+    max_steps: int
+    dry_run: bool = False
+    versions: dict[str, str] = Field(default_factory=dict)
+    started_at: float = Field(default_factory=time.time)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trajectory(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    meta: RunMeta
+    steps: list[StepRecord] = Field(default_factory=list)
+    status: Status = "running"
+    reason: str | None = None
+    answer: str | None = None
+    ended_at: float | None = None
+
+    def totals(self) -> dict[str, float]:
+        """Aggregates for reports: steps, tokens, seconds per phase."""
+        out: dict[str, float] = {"steps": len(self.steps)}
+        for s in self.steps:
+            out["prompt_tokens"] = out.get("prompt_tokens", 0) + s.usage.prompt_tokens
+            out["completion_tokens"] = out.get("completion_tokens", 0) + s.usage.completion_tokens
+            for k, v in s.durations.items():
+                out[k] = out.get(k, 0.0) + v
+        return out
+
+
+class TrajectoryError(ValueError):
+    """A run directory that cannot be read; the message names the file and the field."""
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("guiagent", "pydantic", "pillow", "transformers", "torch", "mss", "pyautogui", "adbutils"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def load_trajectory(path: str | Path) -> Trajectory:
+    """Read a run directory (or its trajectory.json). Raises `TrajectoryError` with a one-line message."""
+    path = Path(path)
+    file = path / TRAJECTORY_FILE if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TrajectoryError(f"{file}: not found; expected a run directory written by guiagent") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TrajectoryError(f"{file}: unreadable ({exc})") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise TrajectoryError(f"{file}: schema_version {version!r} is not supported (this guiagent reads {SCHEMA_VERSION})")
+    try:
+        return Trajectory.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise TrajectoryError(f"{file}: field {loc}: {err['msg']}") from None
+
+
+class Recorder:
+    """Writes a trajectory step by step, atomically, off the loop's hot path."""
+
+    def __init__(self, out_dir: str | Path, meta: RunMeta) -> None:
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.traj = Trajectory(meta=meta)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
+        self._lock = threading.Lock()
+        self._pending: list[Future] = []
+        self._submit(self._write_json, self._snapshot())
+
+    @property
+    def path(self) -> Path:
+        return self.dir / TRAJECTORY_FILE
+
+    def add_step(self, step: StepRecord, screenshot: Image | None) -> None:
+        """Record a finished step; the PNG and the JSON are written in the background, in that order."""
+        if screenshot is not None:
+            step.screenshot = f"step_{step.index:03d}.png"
+            self._submit(screenshot.save, self.dir / step.screenshot, compress_level=1)
+        with self._lock:
+            self.traj.steps.append(step)
+        self._submit(self._write_json, self._snapshot())
+
+    def finish(self, status: Status, reason: str | None = None, answer: str | None = None) -> Trajectory:
+        """Write the ending and wait until everything is on disk."""
+        with self._lock:
+            self.traj.status = status
+            self.traj.reason = reason
+            self.traj.answer = answer
+            self.traj.ended_at = time.time()
+        self._submit(self._write_json, self._snapshot())
+        self.flush()
+        self._pool.shutdown(wait=True)
+        return self.traj
+
+    def flush(self) -> None:
+        for f in list(self._pending):
+            f.result()
+        self._pending.clear()
+
+    def _snapshot(self) -> str:
+        with self._lock:
+            return self.traj.model_dump_json(indent=1)
+
+    def _submit(self, fn, *args, **kwargs) -> None:
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._pool.submit(fn, *args, **kwargs))
+
+    def _write_json(self, text: str) -> None:
+        tmp = self.path.with_suffix(".json.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)

@@ -1,0 +1,163 @@
+"""Build a tiny Qwen2.5-VL checkpoint offline: random weights, a real checkpoint layout.
+
+The folder is what a hub download of Qwen2.5-VL looks like (``config.json``,
+``model.safetensors``, ``generation_config.json``, tokenizer files with every Qwen
+special token, the real chat template, ``preprocessor_config.json``), so `hf:DIR` loads
+it through the very same ``from_pretrained`` path as real weights. The tokenizer is a
+byte-level BPE trained here on the prompt text; token ids therefore differ from real
+Qwen (read them from the tokenizer, never hard-code them).
+
+Used by the test fixture ``tiny_checkpoint``, ``benchmarks/gpu_step.py --tiny`` and
+demos::
+
+    python -m model.tiny DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+# Special tokens of Qwen2.5-VL, in id order (151643...). The two tool-call tags and the
+# FIM/repo tokens are added tokens that are NOT special (they survive
+# skip_special_tokens=True), exactly as in the real tokenizer.
+SPECIAL_TOKENS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>",
+]
+NON_SPECIAL_ADDED = [
+    "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
+    "<|repo_name|>", "<|file_sep|>",
+]
+
+# Tiny architecture: the real layout (window attention with a full-attention block,
+# mrope, 2x2 merger) at toy widths. mrope_section must sum to head_dim / 2 (16 / 2).
+TEXT_CONFIG = dict(
+    hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+    max_position_embeddings=32768, hidden_act="silu", rms_norm_eps=1e-6, use_sliding_window=False,
+    rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
+)
+VISION_CONFIG = dict(
+    depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14, spatial_merge_size=2,
+    temporal_patch_size=2, window_size=112, out_hidden_size=64, fullatt_block_indexes=[1], in_chans=3,
+    hidden_act="silu", tokens_per_second=2,
+)
+
+# The hub's preprocessor_config.json of Qwen2.5-VL-*-Instruct.
+PREPROCESSOR_CONFIG = {
+    "min_pixels": 3136,
+    "max_pixels": 12845056,
+    "patch_size": 14,
+    "temporal_patch_size": 2,
+    "merge_size": 2,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "image_processor_type": "Qwen2VLImageProcessor",
+    "processor_class": "Qwen2_5_VLProcessor",
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "rescale_factor": 0.00392156862745098,
+    "resample": 3,
+}
+
+
+def _corpus() -> list[str]:
+    """Text the BPE is trained on: the real prompts, so they tokenize compactly."""
+    from model.qwen25vl import prompt
+    from model.qwen25vl.template import FN_CALL_TEMPLATE, MOBILE_QUERY, TASK_PROGRESS
+
+    lines = [FN_CALL_TEMPLATE, MOBILE_QUERY, TASK_PROGRESS, "You are a helpful assistant."]
+    for space in ("computer_use", "mobile_use"):
+        lines.append(prompt.system_text(space, (1932, 1092)))
+    lines += [
+        '{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [640, 400]}}',
+        '{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [935, 406]}}',
+        '{"name": "mobile_use", "arguments": {"action": "terminate", "status": "success"}}',
+        "Open the settings app and turn on Wi-Fi. Click the OK button. Type hello world.",
+        " ".join(str(i) for i in range(0, 2000, 7)),
+    ]
+    return lines * 3
+
+
+def build_tokenizer():
+    """A Qwen2Tokenizer with a self-trained byte-level BPE and all Qwen added tokens."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+
+    from model.qwen25vl.template import CHAT_TEMPLATE
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    bpe.train_from_iterator(_corpus(), trainer)
+    spec = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in spec["merges"]]
+    tok = Qwen2Tokenizer(vocab=spec["vocab"], merges=merges, unk_token=None, bos_token=None, eos_token=None,
+                         pad_token=None, errors="replace")
+    # Added in Qwen's id order, right after the BPE vocabulary, like the real tokenizer.
+    tok.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
+    tok.add_tokens(NON_SPECIAL_ADDED)  # special=False, as in the real tokenizer
+    tok.eos_token, tok.pad_token = "<|im_end|>", "<|endoftext|>"
+    tok.chat_template = CHAT_TEMPLATE
+    tok.model_max_length = 131072
+    return tok
+
+
+def build(directory: str | Path, *, seed: int = 0) -> Path:
+    """Write a tiny random-weight Qwen2.5-VL checkpoint into `directory`; returns its path."""
+    import torch
+    from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    from model.qwen25vl.template import CHAT_TEMPLATE
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    tok = build_tokenizer()
+    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS + NON_SPECIAL_ADDED}
+    pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
+    cfg = Qwen2_5_VLConfig(
+        text_config=dict(TEXT_CONFIG, vocab_size=len(tok), bos_token_id=pad, eos_token_id=eos, pad_token_id=pad),
+        vision_config=dict(VISION_CONFIG),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        vision_token_id=ids["<|vision_pad|>"], tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
+    # The hub generation_config.json's shape: eos = [<|im_end|>, <|endoftext|>], a light repetition penalty.
+    model.generation_config = GenerationConfig(
+        bos_token_id=pad, pad_token_id=pad, eos_token_id=[eos, pad], repetition_penalty=1.05,
+        do_sample=True, temperature=0.1, top_k=1, top_p=0.001,
+    )
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    _write_json(out / "preprocessor_config.json", PREPROCESSOR_CONFIG)
+    # Hub checkpoints carry the template as chat_template.json (read by the processor).
+    _write_json(out / "chat_template.json", {"chat_template": CHAT_TEMPLATE})
+    return out
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.tiny DIR``: build the tiny checkpoint into DIR."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m model.tiny DIR   (writes a tiny random-weight Qwen2.5-VL checkpoint)",
+              file=sys.stderr)
+        return 2
+    path = build(args[0])
+    print(f"tiny Qwen2.5-VL checkpoint written to {path}; load it with --model hf:{path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,7 +6,7 @@ from envs.base import ActionError, Env, EnvError
 
 
 def make_env(spec: str, **options) -> Env:
-    """Open the env a spec names: ``desktop[:MONITOR]`` or ``android[:SERIAL]``.
+    """Open the env a spec names: ``desktop[:MONITOR]``, ``android[:SERIAL]`` or ``replay:TRAJ_DIR``.
 
     Raises ValueError for a malformed spec and EnvError when the env cannot start.
     """
@@ -21,17 +21,25 @@ def make_env(spec: str, **options) -> Env:
         from envs.android import AndroidEnv
 
         return AndroidEnv(serial=arg or None, **options)
-    raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR] or android[:SERIAL]")
+    if kind == "replay" and arg:
+        from envs.replay import ReplayEnv
+
+        return ReplayEnv(arg)
+    raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR], android[:SERIAL] or replay:TRAJ_DIR")
 
 
 def space_of(spec: str) -> str:
     """The action space an env spec uses, without opening the env."""
-    kind = spec.partition(":")[0]
+    kind, _, arg = spec.partition(":")
     if kind == "desktop":
         return "computer_use"
     if kind == "android":
         return "mobile_use"
-    raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR] or android[:SERIAL]")
+    if kind == "replay" and arg:
+        from envs.replay import ReplayEnv
+
+        return ReplayEnv(arg).space
+    raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR], android[:SERIAL] or replay:TRAJ_DIR")
 
 
 __all__ = ["ActionError", "Env", "EnvError", "make_env", "space_of"]

@@ -1,0 +1,204 @@
+"""The loop end to end on recorded screens (ReplayEnv) with scripted replies: stop rules, guard, recording."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from PIL import Image
+
+from agent.callbacks import Callback
+from agent.guard import Guard, Policy
+from agent.loop import Agent, Settle
+from agent.trajectory import Recorder, RunMeta, StepRecord, load_trajectory
+from envs.replay import ReplayEnv
+from model.image import PixelBudget
+from model.scripted import ScriptedModel
+from tools.frame import Frame, ScreenSpace
+
+SCREEN = ScreenSpace(width=1366, height=768)
+FAST = Settle(interval=0.001, min_wait=0.0, max_wait=0.05)
+
+
+def call(space: str, **args) -> str:
+    return "<tool_call>\n" + json.dumps({"name": space, "arguments": args}) + "\n</tool_call>"
+
+
+@pytest.fixture
+def screens(tmp_path):
+    """A recorded run of three distinct 1366x768 screens, written by the real Recorder."""
+    src = tmp_path / "recorded"
+    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
+                   max_pixels=12845056, max_steps=3)
+    rec = Recorder(src, meta)
+    model_size = PixelBudget().model_size(1366, 768)
+    for i, colour in enumerate(["red", "green", "blue"], 1):
+        img = Image.new("RGB", (1366, 768), colour)
+        frame = Frame(image_width=1366, image_height=768, screen=SCREEN, model_width=model_size[0],
+                      model_height=model_size[1])
+        rec.add_step(StepRecord(index=i, started_at=0, frame=frame), img)
+    rec.finish("success")
+    return src
+
+
+def agent_for(replies, env, tmp_path, **kw):
+    model = ScriptedModel(replies)
+    return Agent(model, env, out_dir=tmp_path / "out", settle=FAST, **kw), model
+
+
+def test_run_maps_executes_and_records_every_step(screens, tmp_path):
+    env = ReplayEnv(screens)
+    mw, mh = PixelBudget().model_size(1366, 768)  # 1372x756
+    agent, model = agent_for([call("computer_use", action="left_click", coordinate=[686, 378]),
+                              call("computer_use", action="type", text="héllo 你好"),
+                              call("computer_use", action="terminate", status="success")], env, tmp_path)
+    seen = []
+
+    class Spy(Callback):
+        def on_step_end(self, step):
+            seen.append(step.index)
+
+    agent.callbacks.append(Spy())
+    result = agent.run("click the middle")
+    assert result.status == "success" and result.steps == 3 and seen == [1, 2, 3]
+    assert env.executed == [{"action": "left_click", "coordinate": [683, 384]}, {"action": "type", "text": "héllo 你好"}]
+    traj = load_trajectory(tmp_path / "out")
+    assert traj.status == "success"
+    assert traj.meta.space == "computer_use" and traj.meta.screen == SCREEN
+    first = traj.steps[0]
+    assert first.frame.model_size == (mw, mh)
+    assert first.actions[0].model_action == {"action": "left_click", "coordinate": [686, 378]}
+    assert first.actions[0].screen_action == {"action": "left_click", "coordinate": [683, 384]}
+    assert set(first.durations) >= {"capture", "prompt", "infer", "parse", "execute", "settle"}
+    for s in traj.steps:
+        assert (tmp_path / "out" / s.screenshot).exists()
+    # the second prompt carries the first call as history (computer_use task progress)
+    assert "Step 1: {\"name\": \"computer_use\", \"arguments\": {\"action\": \"left_click\"" in model.requests[1][-1].text()
+    # the model was shown the image at the size the tool description states
+    assert model.requests[0][-1].images()[0].size == (mw, mh)
+    assert f"The screen's resolution is {mw}x{mh}." in model.requests[0][0].text()
+
+
+def test_unparseable_replies_are_fed_back_then_end_the_run(screens, tmp_path):
+    agent, model = agent_for(["I am not sure.", "<tool_call>{\"name\": \"computer_use\"", "nothing"],
+                             ReplayEnv(screens), tmp_path)
+    result = agent.run("x")
+    assert result.status == "parse_errors" and result.steps == 3
+    assert "Your previous reply could not be used: No tool call found" in model.requests[1][-1].text()
+    assert load_trajectory(tmp_path / "out").steps[0].error.startswith("parse error")
+
+
+def test_out_of_screen_coordinates_are_rejected_with_feedback(screens, tmp_path):
+    env = ReplayEnv(screens)
+    agent, model = agent_for([call("computer_use", action="left_click", coordinate=[5000, 10]),
+                              call("computer_use", action="terminate", status="failure")], env, tmp_path)
+    result = agent.run("x")
+    assert result.status == "failure" and env.executed == []
+    assert "outside the screen" in model.requests[1][-1].text()
+    rec = load_trajectory(tmp_path / "out").steps[0].actions[0]
+    assert rec.decision.startswith("deny") and not rec.executed
+
+
+def test_step_limit(screens, tmp_path):
+    agent, _ = agent_for([call("computer_use", action="wait", time=0)] * 5, ReplayEnv(screens), tmp_path, max_steps=2)
+    result = agent.run("x")
+    assert result.status == "max_steps" and result.steps == 2
+
+
+def test_same_action_on_unchanged_screen_is_fed_back_then_stalls(tmp_path, screens):
+    # a recorded run with a single screen: nothing the agent does changes it
+    one = tmp_path / "one"
+    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
+                   max_pixels=12845056, max_steps=1)
+    rec = Recorder(one, meta)
+    mw, mh = PixelBudget().model_size(1366, 768)
+    rec.add_step(StepRecord(index=1, started_at=0, frame=Frame(image_width=1366, image_height=768, screen=SCREEN,
+                                                               model_width=mw, model_height=mh)),
+                 Image.new("RGB", (1366, 768), "gray"))
+    rec.finish("success")
+    agent, model = agent_for([call("computer_use", action="left_click", coordinate=[10, 10])] * 10,
+                             ReplayEnv(one), tmp_path)
+    result = agent.run("x")
+    assert result.status == "stalled"
+    assert result.steps == 6  # 3 repeats -> warning, 3 more -> stop
+    assert "no effect" in model.requests[3][-1].text()
+
+
+def test_guard_denies_chords_and_unconfirmed_text(screens, tmp_path):
+    env = ReplayEnv(screens)
+    guard = Guard(Policy(confirm_text=["(?i)password"]))
+    agent, model = agent_for([call("computer_use", action="key", keys=["ctrl", "alt", "Delete"]),
+                              call("computer_use", action="type", text="my password"),
+                              call("computer_use", action="terminate", status="success")], env, tmp_path, guard=guard)
+    agent.run("x")
+    assert env.executed == []
+    steps = load_trajectory(tmp_path / "out").steps
+    assert steps[0].actions[0].decision.startswith("deny: the key chord")
+    assert steps[1].actions[0].decision.startswith("confirm-no")
+    assert "safety policy" in model.requests[1][-1].text()
+
+
+def test_dry_run_records_decisions_and_executes_nothing(screens, tmp_path):
+    env = ReplayEnv(screens)
+    agent, _ = agent_for([call("computer_use", action="left_click", coordinate=[10, 10]),
+                          call("computer_use", action="terminate", status="success")], env, tmp_path, dry_run=True)
+    assert agent.run("x").status == "success"
+    assert env.executed == []
+    rec = load_trajectory(tmp_path / "out").steps[0].actions[0]
+    assert rec.decision == "dry-run" and rec.screen_action == {"action": "left_click", "coordinate": [10, 10]}
+
+
+def test_model_failure_mid_run_keeps_the_finished_steps(screens, tmp_path):
+    agent, _ = agent_for([call("computer_use", action="left_click", coordinate=[10, 10])], ReplayEnv(screens), tmp_path)
+    result = agent.run("x")  # the script runs out at step 2
+    assert result.status == "model_error" and "only 1 replies" in result.reason
+    traj = load_trajectory(tmp_path / "out")
+    assert traj.status == "model_error" and len(traj.steps) == 1
+
+
+def test_stop_request_ends_after_the_current_action(screens, tmp_path):
+    agent, _ = agent_for([call("computer_use", action="left_click", coordinate=[10, 10])] * 5, ReplayEnv(screens),
+                         tmp_path)
+
+    class StopAtTwo(Callback):
+        def on_action(self, index, record):
+            if index == 2:
+                agent.request_stop()
+
+    agent.callbacks.append(StopAtTwo())
+    result = agent.run("x")
+    assert result.status == "interrupted" and result.steps == 2
+    assert load_trajectory(tmp_path / "out").steps[1].actions[0].executed
+
+
+def test_async_runs_share_one_model_instance(screens, tmp_path):
+    replies = [call("computer_use", action="terminate", status="success")] * 2
+    model = ScriptedModel(replies)
+    agents = [Agent(model, ReplayEnv(screens), out_dir=tmp_path / f"o{i}", settle=FAST) for i in range(2)]
+
+    async def both():
+        return await asyncio.gather(*(a.arun("x") for a in agents))
+
+    assert [r.status for r in asyncio.run(both())] == ["success", "success"]
+
+
+def test_mobile_prompt_history_is_the_cookbook_step_list(tmp_path):
+    src = tmp_path / "phone"
+    meta = RunMeta(instruction="x", env="android", model="m", space="mobile_use", min_pixels=3136,
+                   max_pixels=12845056, max_steps=1)
+    rec = Recorder(src, meta)
+    screen = ScreenSpace(width=1080, height=2400)
+    for i, c in enumerate(["white", "black"], 1):
+        rec.add_step(StepRecord(index=i, started_at=0, frame=Frame(image_width=1080, image_height=2400, screen=screen,
+                                                                   model_width=1092, model_height=2408)),
+                     Image.new("RGB", (1080, 2400), c))
+    rec.finish("success")
+    env = ReplayEnv(src)
+    agent, model = agent_for([call("mobile_use", action="open", text="File Manager"),
+                              call("mobile_use", action="click", coordinate=[935, 406])], env, tmp_path, max_steps=2)
+    agent.run("Open the file manager app")
+    assert model.requests[1][-1].text() == (
+        "The user query:  Open the file manager app\nTask progress (You have done the following operation on the "
+        'current device): Step 1: {"name": "mobile_use", "arguments": {"action": "open", "text": "File Manager"}}; ')
+    assert env.executed[1] == {"action": "click", "coordinate": [925, 405]}

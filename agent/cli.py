@@ -290,11 +290,12 @@ def cmd_run(args) -> int:
         parse_policy(args.history)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    env = _open_env(args.env)
+    # the model first: a bad spec or script file is reported before an env starts
+    model = _open_model(args.model, args)
     try:
-        model = _open_model(args.model, args)
+        env = _open_env(args.env)
     except BaseException:
-        env.close()
+        model.close()
         raise
     mode = "quiet" if args.quiet else "json" if args.json else "lines"
     out = Path(args.out) if args.out else _default_out()
@@ -364,11 +365,11 @@ def cmd_locate(args) -> int:
     from agent.loop import Agent
     from model.base import ModelError, ParseError
 
-    env = _open_env(args.env)
+    model = _open_model(args.model, args)
     try:
-        model = _open_model(args.model, args)
+        env = _open_env(args.env)
     except BaseException:
-        env.close()
+        model.close()
         raise
     try:
         agent = Agent(model, env, budget=_budget(args))

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from model.base import ParseError, ParsedCall
+from model.base import ParsedCall, ParseError
 from tools.actions import ACTIONS, ActionSpace, action_from_dict
 from tools.definitions import action_names, function_for
 
@@ -59,8 +59,7 @@ def _parse(text: Any, space: ActionSpace, answer: bool) -> list[ParsedCall]:
     objects = _json_objects(text)
     if not objects:
         raise ParseError(
-            "No tool call found. Reply with <tool_call>\n"
-            f'{{"name": "{space}", "arguments": {{"action": ...}}}}\n</tool_call>.'
+            f'No tool call found. Reply with <tool_call>{{"name": "{space}", "arguments": {{"action": ...}}}}</tool_call>.'
         )
     if len(objects) > MAX_CALLS:
         raise ParseError(f"Too many tool calls ({len(objects)}); send at most {MAX_CALLS}.")

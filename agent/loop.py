@@ -266,8 +266,9 @@ class Agent:
         # Settle: the screen after the action is the next observation, so it is captured once.
         t = time.perf_counter()
         next_shot = shot
+        state.capture_time_in_settle = 0.0
         if end is None:
-            next_shot = self._settle(shot, state, wait_only=not acted or self.dry_run)
+            next_shot = self._settle(state, wait_only=not acted or self.dry_run)
         d["settle"] = time.perf_counter() - t - state.capture_time_in_settle
         step.feedback = list(state.feedback)
 
@@ -335,12 +336,15 @@ class Agent:
         while not self._stop_requested and (left := end - time.monotonic()) > 0:
             time.sleep(min(left, 0.1))
 
-    def _settle(self, before: Screenshot, state: _RunState, *, wait_only: bool) -> Screenshot:
-        """Poll until two successive captures are equal (capped); returns the last capture."""
-        state.capture_time_in_settle = 0.0
+    def _settle(self, state: _RunState, *, wait_only: bool) -> Screenshot:
+        """Poll until two successive captures are equal (capped); returns the last capture.
+
+        Envs that wait for their own screen to settle after each action (``env.settles``)
+        are trusted, so the wait is not paid twice.
+        """
         s = self.settle
         t0 = time.perf_counter()
-        if not s.enabled or wait_only:
+        if not s.enabled or wait_only or getattr(self.env, "settles", False):
             shot = self._timed_observe(state)
             state.capture_time = state.capture_time_in_settle
             return shot
@@ -359,7 +363,8 @@ class Agent:
     def _timed_observe(self, state: _RunState) -> Screenshot:
         t = time.perf_counter()
         shot = self._observe()
-        state.capture_time_in_settle += time.perf_counter() - t
+        # an env that settles by itself reports the wait; it counts as settle, not capture
+        state.capture_time_in_settle += time.perf_counter() - t - float(shot.meta.get("settle_s", 0.0))
         return shot
 
     def _check_stall(self, state: _RunState, before: Screenshot, after: Screenshot, actions: list[dict],

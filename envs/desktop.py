@@ -1,0 +1,504 @@
+"""The desktop env: screenshots with mss, mouse and keyboard with pyautogui (X11 first).
+
+Coordinates that reach `execute` are already in screen units: pyautogui's logical
+points in the global (all-monitor) space, the monitor origin included. `observe`
+reports that space in `Screenshot.screen` so the agent's `Frame` can map the
+model's pixels onto it; on X11 (and Xvfb) a logical point is one pixel, scale 1.0.
+
+Input rules chosen here (the cookbook leaves them open):
+
+* ``key``: the keys are pressed in order and released in reverse (`envs.keys` maps
+  the names); every name is checked before anything is pressed.
+* ``type``: printable ASCII (plus newline and tab) goes through pyautogui; any other
+  character makes the whole text go through ``xdotool type`` on X11, because
+  pyautogui silently drops non-ASCII characters.
+* ``scroll``: `pixels` becomes wheel clicks, one click per `pixels_per_click`
+  (default 100 px, about one wheel notch in GTK, Qt and Chromium), rounded half
+  up, at least one click in the sign's direction and at most `max_scroll_clicks`;
+  positive scrolls up. ``pixels_per_click=1`` reproduces OSWorld's Qwen agent,
+  which passes `pixels` to ``pyautogui.scroll`` as clicks.
+* ``left_click_drag``: from the current pointer to the coordinate (button down,
+  a `drag_duration` move so toolkits see motion events, button up).
+* the fail-safe: the run stops (EnvError, reason "failsafe") when the pointer is in
+  a screen corner that the env did not put it in, i.e. the user slammed the mouse
+  into a corner. pyautogui's own check is switched off because it also fires after
+  the model legitimately clicks a corner pixel.
+* settling: with ``settle=True`` the first `observe` after an action waits until
+  the screen has not changed for `settle_quiet` seconds (default 50 ms, three frames
+  at 60 Hz; at most `settle_timeout`), comparing the raw captures (about 1 ms at
+  1080p, no RGB conversion). This adaptive wait replaces pyautogui's fixed 0.1 s
+  pause after every call, which is why ``pyautogui.PAUSE`` is set to 0. A loop that
+  settles by itself creates the env with ``settle=False`` (see `settles`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import string
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envs.base import ActionError, Env, EnvError
+from envs.keys import resolve_keys
+
+if TYPE_CHECKING:
+    from tools.actions import Action
+    from tools.frame import Screenshot
+
+XDOTOOL_INSTALL_HINT = "install xdotool (apt install xdotool / dnf install xdotool / pacman -S xdotool)"
+# Characters pyautogui can type on X11; anything else goes through xdotool.
+_PRINTABLE = string.ascii_letters + string.digits + string.punctuation + " "
+_PYAUTOGUI_TEXT = frozenset(_PRINTABLE + "\n\t")
+
+
+def wheel_clicks(pixels: float, pixels_per_click: float = 100.0, max_clicks: int = 50) -> int:
+    """Wheel clicks for a cookbook `pixels` amount (positive = up); see the module docstring."""
+    if pixels == 0:
+        return 0
+    n = min(max_clicks, max(1, int(abs(pixels) / pixels_per_click + 0.5)))
+    return n if pixels > 0 else -n
+
+
+class DesktopEnv(Env):
+    """A real desktop (or Xvfb) seen through mss and driven with pyautogui.
+
+    `monitor`: None or 0 = the whole virtual screen (every monitor), N = mss
+    monitor N (1 = the primary). Raises EnvError when there is no usable X11
+    display and ValueError for a monitor that does not exist.
+    """
+
+    space = "computer_use"
+    name = "desktop"
+
+    def __init__(
+        self,
+        monitor: int | None = None,
+        settle: bool = True,
+        *,
+        failsafe: bool = True,
+        settle_quiet: float = 0.05,
+        settle_timeout: float = 1.0,
+        settle_poll: float = 0.01,
+        pixels_per_click: float = 100.0,
+        max_scroll_clicks: int = 50,
+        drag_duration: float = 0.2,
+        type_delay_ms: int = 5,
+    ) -> None:
+        if pixels_per_click <= 0:
+            raise ValueError("pixels_per_click must be positive")
+        self.settle = settle
+        self.failsafe = failsafe
+        self.settle_quiet = settle_quiet
+        self.settle_timeout = settle_timeout
+        self.settle_poll = settle_poll
+        self.pixels_per_click = pixels_per_click
+        self.max_scroll_clicks = max_scroll_clicks
+        self.drag_duration = drag_duration
+        self.type_delay_ms = type_delay_ms
+
+        self._x11 = sys.platform.startswith("linux")
+        self.display = os.environ.get("DISPLAY", "")
+        if self._x11:
+            _check_x11_session()
+            _ensure_xauthority()
+            _probe_display(self.display)
+        self._pg = _import_pyautogui(self.display if self._x11 else None)
+        self._untypable = _repair_x11_char_keys(self._pg) if self._x11 else set()
+        # The settle wait replaces the fixed pause; the env does its own fail-safe check.
+        self._pg.PAUSE = 0
+        self._pg.FAILSAFE = False
+
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._handles: list[Any] = []
+        self._acted_at: float | None = None
+        self._placed: tuple[int, int] | None = None  # where the env last put the pointer
+
+        monitors = self._call_mss(lambda s: s.monitors)
+        self.monitors: list[dict] = [dict(m) for m in monitors]
+        index = 0 if monitor is None else monitor
+        if not isinstance(index, int) or not 0 <= index < len(self.monitors):
+            listing = "; ".join(f"{i} = {_geom(m)}" + (" (all monitors)" if i == 0 else "")
+                                for i, m in enumerate(self.monitors))
+            raise ValueError(f"monitor {monitor!r} does not exist; this display has: {listing}")
+        self.monitor = index
+        self._region = {k: self.monitors[index][k] for k in ("left", "top", "width", "height")}
+
+        # Logical units: pyautogui's size of the virtual screen; mss geometry is divided by
+        # the ratio (1 on X11 and DPI-aware Windows, where both count pixels).
+        vw, vh = self._pg.size()
+        self._virtual = (int(vw), int(vh))
+        ratio = self.monitors[0]["width"] / vw
+        if index == 0:
+            self.width, self.height = int(vw), int(vh)
+        else:
+            self.width = round(self._region["width"] / ratio)
+            self.height = round(self._region["height"] / ratio)
+        self.origin_x = round(self._region["left"] / ratio)
+        self.origin_y = round(self._region["top"] / ratio)
+        self._corners = {(0, 0), (0, int(vh) - 1), (int(vw) - 1, 0), (int(vw) - 1, int(vh) - 1)}
+        shot = self._grab()  # fail now, not at step 1, if capture does not work
+        self.scale = shot.size[0] / self.width
+
+    @property
+    def settles(self) -> bool:
+        """True when `observe` itself waits for the screen to settle after an action,
+        so a loop can skip its own settle polling for this env."""
+        return self.settle
+
+    # ------------------------------------------------------------------ observe
+
+    def observe(self) -> Screenshot:
+        """Capture the monitor; after an action, first wait for the screen to settle."""
+        from PIL import Image
+
+        from tools.frame import Screenshot, ScreenSpace
+
+        t0 = time.perf_counter()
+        shot = self._grab()
+        settled, settle_s = True, 0.0
+        if self.settle and self._acted_at is not None:
+            shot, settled = self._settle(shot, self._acted_at)
+            settle_s = time.perf_counter() - t0
+        self._acted_at = None
+        w, h = shot.size
+        # One pass from the X server's BGRX layout to RGB, no intermediate copies.
+        image = Image.frombuffer("RGB", (w, h), shot.raw, "raw", "BGRX", 0, 1)
+        screen = ScreenSpace(width=self.width, height=self.height, scale=w / self.width,
+                             origin_x=self.origin_x, origin_y=self.origin_y)
+        meta = {"monitor": self.monitor, "settled": settled, "settle_s": round(settle_s, 4),
+                "capture_s": round(time.perf_counter() - t0, 4)}
+        return Screenshot(image=image, screen=screen, meta=meta)
+
+    def _settle(self, shot: Any, acted_at: float) -> tuple[Any, bool]:
+        # Wait until the pixels stayed the same for settle_quiet seconds after the action.
+        # The mouse cursor is not captured, so pointer moves do not count as changes.
+        last_change = acted_at
+        while True:
+            now = time.perf_counter()
+            if now - last_change >= self.settle_quiet:
+                return shot, True
+            if now - acted_at >= self.settle_timeout:
+                return shot, False
+            time.sleep(min(self.settle_poll, max(0.0, self.settle_quiet - (now - last_change))))
+            newer = self._grab()
+            if newer.raw != shot.raw:
+                last_change = time.perf_counter()
+            shot = newer
+
+    def _grab(self) -> Any:
+        return self._call_mss(lambda s: s.grab(self._region))
+
+    def _call_mss(self, fn: Any) -> Any:
+        try:
+            return fn(self._sct())
+        except EnvError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mss raises ScreenShotError and ctypes/xcb errors alike
+            raise EnvError(f"screen capture failed on display {self.display!r} ({exc}); "
+                           "the X server is gone or refuses capture", reason="display_lost") from None
+
+    def _sct(self) -> Any:
+        # One mss handle per thread: older mss versions must not share one across threads.
+        sct = getattr(self._local, "sct", None)
+        if sct is None:
+            import mss
+
+            factory = getattr(mss, "MSS", None) or mss.mss
+            try:
+                sct = factory()
+            except Exception as exc:  # noqa: BLE001
+                raise EnvError(f"cannot open the screen for capture on {self.display!r}: {exc}",
+                               reason="display_lost") from None
+            self._local.sct = sct
+            with self._lock:
+                self._handles.append(sct)
+        return sct
+
+    # ------------------------------------------------------------------ execute
+
+    def execute(self, action: Action) -> None:
+        """Perform one computer_use action whose coordinates are screen units."""
+        from tools.actions import ACTIONS
+
+        kind = getattr(action, "action", None)
+        if kind in ("wait", "terminate"):
+            raise ActionError(f"action {kind!r} is handled by the agent and never sent to an env")
+        if kind not in ACTIONS["computer_use"] or not isinstance(action, ACTIONS["computer_use"][kind]):
+            raise ActionError(f"action {kind!r} is not a computer_use action; the desktop env cannot run it")
+        handler = getattr(self, f"_do_{kind}")
+        try:
+            self._check_failsafe()
+            handler(action)
+        except (ActionError, EnvError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - python-xlib raises odd types when the server dies
+            if self._x11 and not _display_alive(self.display):
+                raise EnvError(f"lost the X display {self.display!r} while running {kind} "
+                               f"({type(exc).__name__}: {exc})", reason="display_lost") from None
+            raise
+        finally:
+            self._acted_at = time.perf_counter()
+
+    def _point(self, coordinate: Any) -> tuple[int, int]:
+        x, y = (int(v + 0.5) if v >= 0 else -int(-v + 0.5) for v in coordinate)
+        if not (self.origin_x <= x < self.origin_x + self.width and self.origin_y <= y < self.origin_y + self.height):
+            raise ActionError(
+                f"coordinate ({x}, {y}) is outside the screen: x must be in {self.origin_x}.."
+                f"{self.origin_x + self.width - 1} and y in {self.origin_y}..{self.origin_y + self.height - 1}")
+        return x, y
+
+    def _move(self, coordinate: Any) -> None:
+        if coordinate is not None:
+            x, y = self._point(coordinate)
+            self._pg.moveTo(x, y)
+            self._placed = (x, y)
+
+    def _click(self, action: Any, button: str, clicks: int = 1) -> None:
+        self._move(action.coordinate)
+        self._pg.click(button=button, clicks=clicks, interval=0.0)
+
+    def _do_left_click(self, action: Any) -> None:
+        self._click(action, "left")
+
+    def _do_right_click(self, action: Any) -> None:
+        self._click(action, "right")
+
+    def _do_middle_click(self, action: Any) -> None:
+        self._click(action, "middle")
+
+    def _do_double_click(self, action: Any) -> None:
+        self._click(action, "left", clicks=2)
+
+    def _do_mouse_move(self, action: Any) -> None:
+        self._move(action.coordinate)
+
+    def _do_left_click_drag(self, action: Any) -> None:
+        x, y = self._point(action.coordinate)
+        self._pg.mouseDown(button="left")
+        try:
+            self._pg.moveTo(x, y, duration=self.drag_duration)
+            self._placed = (x, y)
+        finally:
+            self._pg.mouseUp(button="left")
+
+    def _do_scroll(self, action: Any) -> None:
+        self._move(action.coordinate)
+        clicks = wheel_clicks(action.pixels, self.pixels_per_click, self.max_scroll_clicks)
+        if clicks:
+            self._pg.scroll(clicks)
+
+    def _do_key(self, action: Any) -> None:
+        keys = resolve_keys(list(action.keys))  # raises before anything is pressed
+        pressed: list[str] = []
+        try:
+            for k in keys:
+                self._pg.keyDown(k)
+                pressed.append(k)
+        finally:
+            for k in reversed(pressed):
+                self._pg.keyUp(k)
+
+    def _do_type(self, action: Any) -> None:
+        text = action.text
+        if not text:
+            return
+        if all(c in _PYAUTOGUI_TEXT and c not in self._untypable for c in text):
+            self._pg.write(text, interval=0)
+        else:
+            self._xdotool_type(text)
+
+    def _xdotool_type(self, text: str) -> None:
+        if not self._x11:
+            raise ActionError("typing non-ASCII text is only supported on X11 (through xdotool)")
+        exe = shutil.which("xdotool")
+        if exe is None:
+            raise ActionError(f"typing non-ASCII text needs xdotool, which is not installed; {XDOTOOL_INSTALL_HINT}")
+        # An argument list, never a shell: the text is data, whatever it contains.
+        cmd = [exe, "type", "--delay", str(self.type_delay_ms), "--", text]
+        timeout = 10 + 3 * len(text) * self.type_delay_ms / 1000
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise ActionError(f"xdotool type did not finish within {timeout:.0f} s") from None
+        if res.returncode != 0:
+            err = res.stderr.strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
+            if "open display" in res.stderr:
+                raise EnvError(f"lost the X display {self.display!r}: xdotool says {err[0]}", reason="display_lost")
+            raise ActionError(f"xdotool type failed: {err[0][:200]}")
+
+    def _check_failsafe(self) -> None:
+        if not self.failsafe:
+            return
+        pos = tuple(int(v) for v in self._pg.position())
+        if pos in self._corners and pos != self._placed:
+            raise EnvError(
+                f"fail-safe: the mouse pointer is in a screen corner {pos}; the run was stopped. "
+                "Move the pointer away from the corner to run again (or create the env with failsafe=False).",
+                reason="failsafe")
+
+    # ------------------------------------------------------------------ facts
+
+    def describe(self) -> dict:
+        return {
+            "env": self.name,
+            "display": self.display,
+            "monitor": self.monitor,
+            "geometry": dict(self._region),
+            "screen": {"width": self.width, "height": self.height, "origin_x": self.origin_x,
+                       "origin_y": self.origin_y},
+            "scale": self.scale,
+            "monitors": [_geom(m) for m in self.monitors],
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            handles, self._handles = self._handles, []
+        for sct in handles:
+            with contextlib.suppress(Exception):
+                sct.close()
+        self._local = threading.local()
+
+
+# ---------------------------------------------------------------------- session checks
+
+
+def _check_x11_session() -> None:
+    """Refuse Wayland and a missing DISPLAY with a message that says what to do."""
+    display = os.environ.get("DISPLAY")
+    wayland = os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE", "").lower() == "wayland"
+    if not display and wayland:
+        raise EnvError(_WAYLAND_MSG.format(how="WAYLAND_DISPLAY/XDG_SESSION_TYPE say so and DISPLAY is not set"),
+                       reason="wayland")
+    if not display:
+        raise EnvError("no display: DISPLAY is not set; start X or use Xvfb (xvfb-run -s '-screen 0 1920x1080x24' "
+                       "guiagent run ...), or export DISPLAY=:0 from a desktop session", reason="no_display")
+
+
+_WAYLAND_MSG = (
+    "Wayland session ({how}): Wayland is unsupported, because screenshots and synthetic input only reach "
+    "X11 windows, so clicks would land in the wrong place; log in with an X11 session (e.g. 'Ubuntu on Xorg' "
+    "on the login screen, or WaylandEnable=false in /etc/gdm3/custom.conf) or run under Xvfb (xvfb-run ...)"
+)
+
+
+def _ensure_xauthority() -> None:
+    # Xlib raises XauthError when the Xauthority file is missing (typical on Xvfb);
+    # an empty file lets it connect to a server that needs no cookie.
+    path = os.environ.get("XAUTHORITY") or str(Path.home() / ".Xauthority")
+    if os.path.exists(path):
+        return
+    from envs.xvfb import empty_xauthority
+
+    os.environ["XAUTHORITY"] = empty_xauthority()
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    # python-xlib prints "Xlib.xauth: warning, no xauthority details available" to
+    # *stdout* on every connection, which would corrupt `guiagent locate`'s output.
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def _probe_display(display: str) -> None:
+    """Open the display once: a clear error for a dead DISPLAY, and refuse XWayland."""
+    try:
+        import Xlib.display
+    except ImportError:
+        raise EnvError("python-xlib is missing; reinstall guiagent (pip install pyautogui pulls it in)",
+                       reason="no_display") from None
+    try:
+        with _quiet_stdout():
+            d = Xlib.display.Display(display)
+    except Exception as exc:  # noqa: BLE001 - DisplayConnectionError, XauthError, socket errors
+        raise EnvError(f"no display: cannot open X display {display!r} ({exc}); is the X server running? "
+                       "Start one or use Xvfb (xvfb-run ...)", reason="no_display") from None
+    try:
+        if d.query_extension("XWAYLAND") is not None:
+            raise EnvError(_WAYLAND_MSG.format(how=f"{display} is XWayland"), reason="wayland")
+        if d.query_extension("XTEST") is None:
+            raise EnvError(f"X display {display!r} lacks the XTEST extension, needed for synthetic input",
+                           reason="no_display")
+    finally:
+        d.close()
+
+
+def _import_pyautogui(display: str | None) -> Any:
+    with _quiet_stdout():
+        try:
+            import pyautogui
+        except Exception as exc:  # noqa: BLE001
+            raise EnvError(f"cannot load pyautogui for display {display!r}: {exc}", reason="no_display") from None
+    if display is not None:
+        bound = getattr(getattr(pyautogui, "platformModule", None), "_display", None)
+        name = bound.get_display_name() if bound is not None else display
+        if _display_key(name) != _display_key(display):
+            raise EnvError(f"pyautogui in this process is bound to display {name!r} but DISPLAY is {display!r}; "
+                           "pyautogui connects once per process, so use one display per process",
+                           reason="display_mismatch")
+    return pyautogui
+
+
+def _display_key(name: str) -> str:
+    host, _, rest = name.partition(":")
+    return f"{host}:{rest.split('.')[0]}"
+
+
+def _display_alive(display: str) -> bool:
+    # Asked after an input call failed: python-xlib reports a dead server as
+    # ConnectionClosedError, a socket error, or even a TypeError from its own error path.
+    import Xlib.display
+
+    try:
+        with _quiet_stdout():
+            Xlib.display.Display(display).close()
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _repair_x11_char_keys(pg: Any) -> set[str]:
+    """Point pyautogui's X11 key table at the right key for each printable character.
+
+    pyautogui presses shift for "shift characters" (``<``, ``(``, upper case ...) on
+    whatever key its table names, and its table takes the *first* key carrying the
+    keysym: on a US keymap ``<`` is the ISO key whose shifted level is ``>``, so
+    ``write("<")`` typed ``>``. Each character is re-pointed at a key that has it on
+    the level pyautogui will use. Returns the characters this keymap cannot type
+    that way (they go through xdotool).
+    """
+    mod = getattr(pg, "platformModule", None)
+    table = getattr(mod, "keyboardMapping", None)
+    display = getattr(mod, "_display", None)
+    if table is None or display is None:
+        return set()
+    untypable = set()
+    for c in _PRINTABLE:
+        level = 1 if pg.isShiftCharacter(c) else 0
+        keysym = ord(c)  # X keysyms of printable ASCII are their code points
+        codes = [kc for kc, idx in display.keysym_to_keycodes(keysym) if idx == level]
+        if codes:
+            if table.get(c) not in codes:
+                table[c] = codes[0]
+            continue
+        kc = table.get(c)
+        # A key with nothing on its shifted level falls back to level 0 (X's rule).
+        if not (kc and level == 1 and display.keycode_to_keysym(kc, 1) == 0
+                and display.keycode_to_keysym(kc, 0) == keysym):
+            untypable.add(c)
+    return untypable
+
+
+def _geom(m: dict) -> str:
+    return f"{m['width']}x{m['height']}+{m['left']}+{m['top']}"
+
+
+__all__ = ["DesktopEnv", "wheel_clicks"]

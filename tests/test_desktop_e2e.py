@@ -110,3 +110,19 @@ def make_recording(xvfb, tmp_path) -> None:  # pragma: no cover - run by hand to
     shutil.rmtree(RECORDED, ignore_errors=True)
     run_cli(xvfb, "run", "Fill the form", "--env", "desktop", "--model", f"scripted:{tmp_path / 'replies.json'}",
             "--max-pixels", "500000", "--out", str(RECORDED))
+
+
+def test_locate_prints_the_screen_point_and_executes_nothing(xvfb, tk_app, tmp_path):
+    mw, mh = PixelBudget().model_size(W, H)
+    (tmp_path / "r.json").write_text(json.dumps([call(action="left_click", coordinate=[mw // 2, mh // 4])]))
+    p = run_cli(xvfb, "locate", "the Save button", "--env", "desktop", "--model", f"scripted:{tmp_path / 'r.json'}")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == [str(v) for v in expected(mw // 2, mh // 4, mw, mh)]
+    assert [e for e in tk_app.sync() if e["type"] == "press"] == []
+
+
+def test_locate_without_a_coordinate_fails_cleanly(xvfb, tk_app, tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps([call(action="type", text="hello")]))
+    p = run_cli(xvfb, "locate", "the Save button", "--env", "desktop", "--model", f"scripted:{tmp_path / 'r.json'}")
+    assert p.returncode == 1
+    assert "gave no coordinate" in p.stderr and "Traceback" not in p.stderr

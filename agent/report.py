@@ -160,7 +160,8 @@ def action_marks(records: list[ActionRecord], frame: Frame | None,
             x, y = _percent(frame, pix)
             return x, y, pix
 
-        if frame is None:
+        unmapped = rec.screen_action is None and any(k in rec.model_action for k in ("coordinate", "coordinate2"))
+        if frame is None or unmapped:  # no screen to draw on, or a model point that never became a screen point
             marks.append(Mark("chip", "other", _clip(describe_action(act or rec.model_action)) + suffix, number,
                               inactive=inactive))
             continue
@@ -316,7 +317,7 @@ def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[
 
     views: list[StepView] = []
     pointer: tuple[float, float] | None = None
-    for step, (img, why) in zip(traj.steps, loaded):
+    for step, (img, why) in zip(traj.steps, loaded, strict=True):
         frame = step.frame
         if img is not None and frame is not None and (img[2], img[3]) != (frame.image_width, frame.image_height):
             # the image is not the one the frame describes: markers would lie, so map onto what is shown
@@ -358,7 +359,7 @@ def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[
                                                       if a.model_action.get("action") not in ("wait",))),
             notes=notes,
         ))
-    return views, missing_files
+    return views, sorted(missing_files)
 
 
 def build_context(traj: Trajectory, traj_dir: Path) -> dict[str, Any]:
@@ -396,7 +397,8 @@ def build_context(traj: Trajectory, traj_dir: Path) -> dict[str, Any]:
         ("Pixel budget", f"{meta.min_pixels:,} – {meta.max_pixels:,} px"),
         ("History", meta.history),
         ("Steps", f"{len(traj.steps)} of at most {meta.max_steps}" + (" · dry run" if meta.dry_run else "")),
-        ("Tokens", f"{int(totals.get('prompt_tokens', 0)):,} in · {int(totals.get('completion_tokens', 0)):,} out"),
+        ("Tokens", f"{int(totals.get('prompt_tokens', 0)):,} in · {int(totals.get('completion_tokens', 0)):,} out"
+         if totals.get("prompt_tokens") or totals.get("completion_tokens") else "not reported by the model"),
         ("Wall time", (_seconds(wall) + (" so far" if incomplete else "")) if wall is not None else "—"),
         ("Started", _fmt_time(meta.started_at)),
         ("Ended", _fmt_time(traj.ended_at) if traj.ended_at else "not recorded"),

@@ -31,7 +31,9 @@ class UsageError(Exception):
     """Bad usage or configuration: printed as one line, exit code 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class CliParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2 via UsageError) for every guiagent subcommand."""
+
     def error(self, message: str) -> None:  # one line, not argparse's usage dump
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
@@ -59,8 +61,8 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from model.spec import DEFAULT_MODEL
 
-    parser = _Parser(prog="guiagent", description="A vision-language model operating desktops and Android phones.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = CliParser(prog="guiagent", description="A vision-language model operating desktops and Android phones.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
 
     run = sub.add_parser("run", help="run an instruction on a desktop or phone")
     run.add_argument("instruction")

@@ -655,9 +655,9 @@ def _target(env: str | None, model: str | None) -> Target:
 
 def main(argv: list[str]) -> int:
     """`guiagent doctor [--env ENV] [--model SPEC] [--json]`; exit 0 when nothing FAILs, else 1."""
-    from agent.cli import _Parser
+    from agent.cli import CliParser
 
-    parser = _Parser(prog="guiagent doctor", description="Check display, adb, GPU, model files and server limits. "
+    parser = CliParser(prog="guiagent doctor", description="Check display, adb, GPU, model files and server limits. "
                      "Exit 0 when nothing FAILs, 1 otherwise.")
     parser.add_argument("--env", help="make this env's checks required: desktop[:MONITOR] | android[:SERIAL]")
     parser.add_argument("--model", help="check this model: hf:PATH_OR_ID (files, config) or openai:URL (endpoint)")

@@ -4,6 +4,7 @@ Coordinates outside the model image never get here: `Frame.to_screen` rejects th
 first. The guard adds the policy: budgets, denied key chords and apps, and
 confirm-before rules, configurable in a TOML file (``--policy FILE``)::
 
+    max_steps = 30
     max_seconds = 600
     max_tokens = 200000
     deny_keys = ["ctrl+alt+delete", "super+l"]
@@ -21,14 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.actions import Action, Key, MobileKey, MobileType, Open, Type
 
-# Chords that lock, log out or reboot a desktop session.
+# Chords that lock, log out or reboot a desktop session, and the phone keys that lock the
+# screen (a single key also matches every Android spelling of it: KEYCODE_POWER, 26, lock).
 DEFAULT_DENY_KEYS = [
     "ctrl+alt+delete", "ctrl+alt+del", "ctrl+alt+backspace", "super+l", "win+l", "cmd+ctrl+q",
-    "ctrl+alt+l", "cmd+shift+q", "ctrl+alt+f1", "ctrl+alt+f2", "alt+sysrq+b",
+    "ctrl+alt+l", "cmd+shift+q", "ctrl+alt+f1", "ctrl+alt+f2", "alt+sysrq+b", "power", "sleep",
 ]
 
 _KEY_SYNONYMS = {"control": "ctrl", "cmd": "super", "win": "super", "meta": "super", "command": "super",
@@ -41,8 +43,10 @@ def _chord(keys: list[str] | str) -> frozenset[str]:
 
 
 class Policy(BaseModel):
-    """Run limits and action rules; all optional."""
+    """Run limits and action rules; all optional. Unknown fields are errors (a typo must not drop a rule)."""
 
+    model_config = ConfigDict(extra="forbid")
+    max_steps: int | None = Field(default=None, gt=0, description="lowers the run's step limit")
     max_seconds: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
     deny_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_DENY_KEYS))
@@ -109,13 +113,15 @@ class Guard:
         self.policy = policy or Policy()
         self.confirm = confirm
         self._deny_chords = {_chord(k) for k in self.policy.deny_keys}
+        self._deny_codes = {c for k in self.policy.deny_keys if "+" not in k and (c := _android_code(k)) is not None}
 
     def check(self, action: Action) -> Decision:
         """The policy's verdict on one action (before any confirmation is asked)."""
         p = self.policy
         if isinstance(action, Key) and _chord(action.keys) in self._deny_chords:
             return Decision(verdict="deny", reason=f"the key chord {'+'.join(action.keys)} is not allowed")
-        if isinstance(action, MobileKey) and _chord(action.text) in self._deny_chords:
+        if isinstance(action, MobileKey) and (_chord(action.text) in self._deny_chords
+                                              or _android_code(action.text) in self._deny_codes):
             return Decision(verdict="deny", reason=f"the key {action.text} is not allowed")
         if isinstance(action, Open):
             if _glob_any(p.deny_apps, action.text):
@@ -144,6 +150,15 @@ class Guard:
             return f"time budget of {self.policy.max_seconds:g} s spent"
         if self.policy.max_tokens is not None and tokens > self.policy.max_tokens:
             return f"token budget of {self.policy.max_tokens} spent"
+        return None
+
+
+def _android_code(name: str) -> int | None:
+    from envs.adb_keys import UnknownKey, keycode
+
+    try:
+        return keycode(name)
+    except UnknownKey:
         return None
 
 

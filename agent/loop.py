@@ -141,6 +141,7 @@ class Agent:
             shot = self._timed_observe(state)
             state.capture_time = state.capture_time_in_settle
             meta.screen = shot.screen
+            meta.model_size = self.model.image_size(shot.image.width, shot.image.height)
             while True:
                 if state.index >= self.max_steps:
                     raise _Stop("max_steps", f"step limit of {self.max_steps} reached")

@@ -510,9 +510,9 @@ def render_index(entries: list[dict], summary: dict, out_file: str | Path) -> Pa
 
 def main(argv: list[str]) -> int:
     """`guiagent view TRAJ_DIR [-o FILE.html] [--open]`."""
-    from agent.cli import _Parser
+    from agent.cli import CliParser
 
-    parser = _Parser(prog="guiagent view", description="Write a self-contained HTML report of a recorded run.")
+    parser = CliParser(prog="guiagent view", description="Write a self-contained HTML report of a recorded run.")
     parser.add_argument("traj_dir", help="run directory (holds trajectory.json and step_NNN.png)")
     parser.add_argument("-o", "--output", metavar="FILE.html", help=f"where to write it (default TRAJ_DIR/{REPORT_FILE})")
     parser.add_argument("--open", action="store_true", help="open the report in the default browser")

@@ -8,6 +8,8 @@ screen through the Frame, execute it, wait for the screen to settle, record.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from envs.base import Env
     from model.base import Model
     from tools.frame import Screenshot
+
+log = logging.getLogger("guiagent.agent")
 
 MAX_PARSE_ERRORS = 3
 STALL_REPEATS = 3  # the same action on an unchanged screen this many times is a stall
@@ -100,11 +104,12 @@ class Agent:
         self.model = model
         self.env = env
         self.budget = budget or PixelBudget()
-        self.max_steps = max_steps
         self.history_policy = history
         self.out_dir = Path(out_dir) if out_dir else None
         self.callbacks = list(callbacks or [])
         self.guard = guard or Guard()
+        policy_steps = self.guard.policy.max_steps
+        self.max_steps = min(max_steps, policy_steps) if policy_steps else max_steps
         self.dry_run = dry_run
         self.settle = settle or Settle()
         self.answer = answer
@@ -126,9 +131,8 @@ class Agent:
     def run(self, instruction: str) -> Result:
         """Run until terminate, the step limit, or a stop rule; always writes a complete trajectory."""
         space = self.env.space
-        self.model.check(space, self.history_policy)
         meta = RunMeta(
-            instruction=instruction, env=self.env_spec, env_info=self.env.describe(), model=self.model_spec,
+            instruction=instruction, env=self.env_spec, env_info=_describe(self.env), model=self.model_spec,
             space=space, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels,
             history=self.history_policy, max_steps=self.max_steps, dry_run=self.dry_run, versions=package_versions(),
         )
@@ -138,6 +142,7 @@ class Agent:
             cb.on_run_start(meta)
         state = _RunState(instruction=instruction, started=time.monotonic())
         try:
+            self.model.check(space, self.history_policy)
             shot = self._timed_observe(state)
             state.capture_time = state.capture_time_in_settle
             meta.screen = shot.screen
@@ -149,11 +154,14 @@ class Agent:
         except _Stop as stop:
             status, reason, answer = stop.status, stop.reason, stop.answer
         except EnvError as exc:
-            status, reason, answer = exc.reason if exc.reason in _ENV_ENDINGS else "env_error", str(exc), None
+            status, reason, answer = _env_status(exc), str(exc), None
         except ModelError as exc:
             status, reason, answer = "model_error", str(exc), None
         except KeyboardInterrupt:
             status, reason, answer = "interrupted", "interrupted by the user", None
+        except Exception as exc:  # noqa: BLE001 - a bug in a backend or env must still leave a complete trajectory
+            log.exception("the run failed")
+            status, reason, answer = "error", f"{type(exc).__name__}: {exc}", None
         if recorder:
             traj = recorder.finish(status, reason, answer)
         else:
@@ -223,6 +231,8 @@ class Agent:
                 instruction=state.instruction, space=space, step=state.index, frame=frame, env=self.env))
         finally:
             d["infer"] = time.perf_counter() - t
+        if not completion.text.isascii():
+            completion.text = _LONE_SURROGATE.sub("\ufffd", completion.text)
         step.raw_text = completion.text
         step.usage = completion.usage
         step.model_timings = completion.timings
@@ -249,6 +259,8 @@ class Agent:
         end: _Stop | None = None
         acted = False
         for call in calls:
+            if self._stop_requested:
+                break
             rec, stop = self._act(call.action, call.call_json, frame, state, d)
             step.actions.append(rec)
             for cb in self.callbacks:
@@ -261,16 +273,23 @@ class Agent:
             if stop is not None:
                 end = stop
                 break
-            if self._stop_requested:
-                break
 
         # Settle: the screen after the action is the next observation, so it is captured once.
         t = time.perf_counter()
         next_shot = shot
         state.capture_time_in_settle = 0.0
         if end is None:
-            next_shot = self._settle(state, wait_only=not acted or self.dry_run)
+            try:
+                next_shot = self._settle(state, wait_only=not acted or self.dry_run)
+            except EnvError as exc:
+                end = _Stop(_env_status(exc), str(exc))
+                step.error = step.error or f"env error: {exc}"
         d["settle"] = time.perf_counter() - t - state.capture_time_in_settle
+        # the stall rule adds its warning now, so the step's record shows the feedback the model gets
+        stall = None
+        if end is None and not self._stop_requested:
+            stall = self._check_stall(state, shot, next_shot, [a.model_action for a in step.actions if a.executed],
+                                      acted)
         step.feedback = list(state.feedback)
 
         state.history.append(HistoryItem(calls=executed, reply=completion.text,
@@ -292,7 +311,8 @@ class Agent:
         over = self.guard.over_budget(time.monotonic() - state.started, state.tokens)
         if over:
             raise _Stop("budget", over)
-        self._check_stall(state, shot, next_shot, [a.model_action for a in step.actions if a.executed], acted)
+        if stall is not None:
+            raise stall
         return next_shot
 
     def _act(self, action: Action, call_json: str, frame: Frame, state: _RunState,
@@ -311,12 +331,18 @@ class Agent:
             rec.error = f"Action rejected: {exc}."
             return rec, None
         rec.screen_action = action_to_dict(screen_action)
+        if self.dry_run:
+            # nothing is executed, so nobody is asked: the record says what the policy would do
+            verdict = self.guard.check(action)
+            if verdict.verdict == "deny":
+                rec.decision = f"deny: {verdict.reason}"
+                rec.error = f"Action rejected by the safety policy: {verdict.reason}."
+            else:
+                rec.decision = "dry-run" if verdict.verdict == "allow" else f"dry-run (would confirm: {verdict.reason})"
+            return rec, None
         allowed, rec.decision = self.guard.decide(action)
         if not allowed:
             rec.error = f"Action rejected by the safety policy: {rec.decision.split(': ', 1)[-1]}."
-            return rec, None
-        if self.dry_run:
-            rec.decision = "dry-run"
             return rec, None
         t = time.perf_counter()
         try:
@@ -327,6 +353,9 @@ class Agent:
             rec.executed = True
         except ActionError as exc:
             rec.error = f"Action failed: {exc}"
+        except EnvError as exc:
+            rec.error = f"Action failed: {exc}"
+            return rec, _Stop(_env_status(exc), str(exc))
         finally:
             d["execute"] += time.perf_counter() - t
         return rec, None
@@ -369,9 +398,10 @@ class Agent:
         return shot
 
     def _check_stall(self, state: _RunState, before: Screenshot, after: Screenshot, actions: list[dict],
-                     acted: bool) -> None:
+                     acted: bool) -> _Stop | None:
+        """Feed a stall back once (appends to the feedback); the next stall is the returned stop."""
         if self.dry_run:
-            return  # nothing is executed, so an unchanged screen says nothing
+            return None  # nothing is executed, so an unchanged screen says nothing
         unchanged = same_screen(before.image, after.image)
         state.still_steps = state.still_steps + 1 if unchanged else 0
         key = repr(actions)
@@ -382,18 +412,36 @@ class Agent:
         state.last_key = key
         stalled = state.repeats >= STALL_REPEATS or state.still_steps >= STALL_STEPS
         if not stalled:
-            return
+            return None
         if state.warned:
-            raise _Stop("stalled", "the last actions had no effect on the screen")
+            return _Stop("stalled", "the last actions had no effect on the screen")
         state.warned = True
         state.repeats = state.still_steps = 0
         state.feedback.append(
             "Your last actions had no effect on the screen. Try something different, or terminate if the task "
             "cannot be done."
         )
+        return None
 
 
 _ENV_ENDINGS = {"device_lost", "display_lost", "env_error"}
+
+
+def _describe(env: Env) -> dict:
+    # metadata only: a failure here must not keep the run from starting and recording
+    try:
+        return env.describe()
+    except Exception as exc:  # noqa: BLE001
+        return {"env": env.name, "describe_error": str(exc)}
+# A JSON "\ud800" escape (from a server or a script) gives a str that cannot be written as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _env_status(exc: EnvError) -> Status:
+    """The run status an env failure ends with; the fail-safe corner is the user's kill switch."""
+    if exc.reason == "failsafe":
+        return "interrupted"
+    return exc.reason if exc.reason in _ENV_ENDINGS else "env_error"  # type: ignore[return-value]
 
 
 @dataclass

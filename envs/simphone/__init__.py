@@ -1,0 +1,19 @@
+"""`guiagent simphone`: a simulated Android phone that speaks the adbd protocol over TCP.
+
+``adb connect 127.0.0.1:PORT`` attaches it to the real adb server, and adbutils drives it
+like a phone. Layers: `adbd` (wire protocol), `shell` (sh + Android commands),
+`phone` (state, navigation, input, captures), `apps` and `ui` (widgets and rendering),
+`state` (the JSON state, --state FILE), `cli` (the command line).
+
+In-process use (tests, the harness)::
+
+    from envs.simphone import SimPhone
+    with SimPhone(port=0) as sim:        # serves in a background thread
+        print(sim.port)
+"""
+
+from __future__ import annotations
+
+from envs.simphone.server import SimPhone
+
+__all__ = ["SimPhone"]

@@ -8,15 +8,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from model.base import Completion, Message, Model, ModelError, RequestContext
 
 
 class ScriptedModel(Model):
-    """Serves raw reply strings in order; running past the end is a `ModelError`."""
+    """Serves replies in order; running past the end is a `ModelError`.
+
+    A reply is a raw string, or a `Completion` (in a file: ``{"text": ..., "finish_reason":
+    "length", "usage": {"prompt_tokens": ...}}``) to script a cut-off reply or token usage.
+    """
 
     name = "scripted"
 
-    def __init__(self, replies: list[str], source: str = "<list>") -> None:
+    def __init__(self, replies: list[str | Completion], source: str = "<list>") -> None:
         super().__init__()
         self.replies = list(replies)
         self.source = source
@@ -32,17 +38,29 @@ class ScriptedModel(Model):
             raise ValueError(f"{path}: file not found; scripted:FILE needs a JSON list of reply strings") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a readable JSON file ({exc}); expected a JSON list of reply strings") from None
-        if not isinstance(data, list) or not all(isinstance(r, str) for r in data):
+        if not isinstance(data, list):
             raise ValueError(f"{path}: expected a JSON list of reply strings")
-        return cls(data, source=str(path))
+        replies: list[str | Completion] = []
+        for i, r in enumerate(data):
+            if isinstance(r, str):
+                replies.append(r)
+                continue
+            try:
+                replies.append(Completion.model_validate(r))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in err["loc"]) or "reply"
+                raise ValueError(f"{path}: reply {i}: {loc}: {err['msg']}; a reply is a string or "
+                                 '{"text": ..., "finish_reason": "stop"|"length", "usage": {...}}') from None
+        return cls(replies, source=str(path))
 
     def generate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
         self.requests.append(messages)
         if self.calls >= len(self.replies):
             raise ModelError(f"{self.source}: the script has only {len(self.replies)} replies")
-        text = self.replies[self.calls]
+        reply = self.replies[self.calls]
         self.calls += 1
-        return Completion(text=text)
+        return Completion(text=reply) if isinstance(reply, str) else reply.model_copy(deep=True)
 
 
 class ReplayModel(ScriptedModel):

@@ -35,15 +35,18 @@ NON_SPECIAL_ADDED = [
 
 # Tiny architecture: the real layout (window attention with a full-attention block,
 # mrope, 2x2 merger) at toy widths. mrope_section must sum to head_dim / 2 (16 / 2).
+# initializer_range 0.2 (not 0.02): the untrained model then writes varied tokens
+# instead of one repeated token, so tests comparing generations compare something.
 TEXT_CONFIG = dict(
     hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
     max_position_embeddings=32768, hidden_act="silu", rms_norm_eps=1e-6, use_sliding_window=False,
+    initializer_range=0.2,
     rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
 )
 VISION_CONFIG = dict(
     depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14, spatial_merge_size=2,
     temporal_patch_size=2, window_size=112, out_hidden_size=64, fullatt_block_indexes=[1], in_chans=3,
-    hidden_act="silu", tokens_per_second=2,
+    hidden_act="silu", tokens_per_second=2, initializer_range=0.2,
 )
 
 # The hub's preprocessor_config.json of Qwen2.5-VL-*-Instruct.
@@ -109,37 +112,60 @@ def build_tokenizer():
     return tok
 
 
-def build(directory: str | Path, *, seed: int = 0) -> Path:
-    """Write a tiny random-weight Qwen2.5-VL checkpoint into `directory`; returns its path."""
-    import torch
-    from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+def write_processor_files(directory: str | Path) -> dict[str, int]:
+    """Write the tokenizer, chat template and image-processor files; returns the added tokens' ids.
 
+    ``ids["vocab"]`` is the tokenizer's length. The benchmark pairs these files with
+    full-size random-weight models.
+    """
     from model.qwen25vl.template import CHAT_TEMPLATE
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer()
-    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS + NON_SPECIAL_ADDED}
-    pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
-    cfg = Qwen2_5_VLConfig(
-        text_config=dict(TEXT_CONFIG, vocab_size=len(tok), bos_token_id=pad, eos_token_id=eos, pad_token_id=pad),
-        vision_config=dict(VISION_CONFIG),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        vision_token_id=ids["<|vision_pad|>"], tie_word_embeddings=True,
-    )
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
-    # The hub generation_config.json's shape: eos = [<|im_end|>, <|endoftext|>], a light repetition penalty.
-    model.generation_config = GenerationConfig(
-        bos_token_id=pad, pad_token_id=pad, eos_token_id=[eos, pad], repetition_penalty=1.05,
-        do_sample=True, temperature=0.1, top_k=1, top_p=0.001,
-    )
-    model.save_pretrained(out)
     tok.save_pretrained(out)
     _write_json(out / "preprocessor_config.json", PREPROCESSOR_CONFIG)
     # Hub checkpoints carry the template as chat_template.json (read by the processor).
     _write_json(out / "chat_template.json", {"chat_template": CHAT_TEMPLATE})
+    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS + NON_SPECIAL_ADDED}
+    ids["vocab"] = len(tok)
+    return ids
+
+
+def token_config(ids: dict[str, int]) -> dict[str, Any]:
+    """The config fields that name token ids, for a model paired with `write_processor_files`."""
+    return dict(
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        vision_token_id=ids["<|vision_pad|>"],
+    )
+
+
+def hub_generation_config(ids: dict[str, int]) -> Any:
+    """generation_config.json as the hub ships it: eos = [<|im_end|>, <|endoftext|>], near-greedy sampling."""
+    from transformers import GenerationConfig
+
+    pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
+    return GenerationConfig(bos_token_id=pad, pad_token_id=pad, eos_token_id=[eos, pad], repetition_penalty=1.05,
+                            do_sample=True, temperature=0.1, top_k=1, top_p=0.001)
+
+
+def build(directory: str | Path, *, seed: int = 0) -> Path:
+    """Write a tiny random-weight Qwen2.5-VL checkpoint into `directory`; returns its path."""
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    out = Path(directory)
+    ids = write_processor_files(out)
+    pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
+    cfg = Qwen2_5_VLConfig(
+        text_config=dict(TEXT_CONFIG, vocab_size=ids["vocab"], bos_token_id=pad, eos_token_id=eos, pad_token_id=pad),
+        vision_config=dict(VISION_CONFIG), tie_word_embeddings=True, initializer_range=0.2, **token_config(ids),
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
+    model.generation_config = hub_generation_config(ids)
+    model.save_pretrained(out)
     return out
 
 

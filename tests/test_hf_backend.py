@@ -1,0 +1,310 @@
+"""The `hf:` backend on the tiny Qwen2.5-VL checkpoint, through the real transformers generate."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.base import ImagePart, ModelError
+from model.image import PixelBudget
+from tools.actions import action_to_dict
+from tools.frame import Screenshot, ScreenSpace
+
+SMALL = PixelBudget(max_pixels=200_000)  # keeps prompts ~1.5k tokens: fast on 2 CPU cores
+CLICK = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [630, 392]}}\n</tool_call>'
+DONE = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'
+
+
+def _noise(w: int, h: int, seed: int = 0) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def hf(tiny_checkpoint: Path):
+    """One loaded model for the module (loading is cheap; importing transformers is not)."""
+    from model.hf import HFModel
+
+    model = HFModel(str(tiny_checkpoint), max_new_tokens=16)
+    model.configure(SMALL)
+    yield model
+    model.close()
+
+
+@pytest.fixture
+def fresh(hf):
+    """The shared model with its per-test knobs restored afterwards."""
+    saved = (hf.max_new_tokens, hf.temperature, hf.static_cache, list(hf.logits_processors), hf.budget)
+    yield hf
+    hf.max_new_tokens, hf.temperature, hf.static_cache, hf.logits_processors, hf.budget = saved
+
+
+def _messages(model, w: int, h: int, instruction: str = "Click OK", space: str = "computer_use", seed: int = 0):
+    part = ImagePart(image=_noise(w, h, seed), size=model.image_size(w, h))
+    return model.dialect.messages(instruction, space, part, [])
+
+
+class _RecordingDesktop:
+    """A minimal computer_use env: a fixed 1280x800 screen that records what it executes."""
+
+    space = "computer_use"
+    name = "recording-desktop"
+
+    def __init__(self) -> None:
+        self.image = _noise(1280, 800, seed=3)
+        self.executed: list[dict] = []
+
+    def observe(self) -> Screenshot:
+        return Screenshot(image=self.image, screen=ScreenSpace(width=1280, height=800))
+
+    def execute(self, action) -> None:
+        self.executed.append(action_to_dict(action))
+
+    def describe(self) -> dict:
+        return {"env": self.name}
+
+    def close(self) -> None:
+        pass
+
+
+def test_processor_loads_from_the_checkpoint_files(hf):
+    from transformers.processing_utils import ProcessorMixin
+
+    assert isinstance(hf.processor, ProcessorMixin)
+    assert hf.processor.chat_template  # from the checkpoint's chat_template.json
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:  # CPU installs: the image-only fallback, built from the same files
+        assert type(hf.processor).__name__ == "ImageOnlyQwen2_5_VLProcessor"
+    assert hf.device == "cpu" and str(hf.model.dtype) == "torch.float32"
+    assert hf.static_cache is False  # off by default on CPU
+    assert hf.tokenizer.convert_ids_to_tokens(hf.stop_ids[:2]) == ["</tool_call>", "<|im_end|>"]
+
+
+@pytest.mark.parametrize("space,policy", [("computer_use", "text"), ("mobile_use", "text"), ("mobile_use", "images:2")])
+def test_dialect_prompt_equals_the_checkpoint_chat_template(hf, space, policy):
+    from model.base import HistoryItem
+
+    size = hf.image_size(1080, 2400)
+    history = [HistoryItem(calls=['{"name": "mobile_use", "arguments": {"action": "open", "text": "Files"}}'],
+                           reply="<tool_call>\nx\n</tool_call>", image=ImagePart(image=_noise(108, 240), size=size))
+               for _ in range(3)]
+    part = ImagePart(image=_noise(108, 240), size=size)
+    messages = hf.dialect.messages("Open Files", space, part, history, policy=policy)
+    plain = [{"role": m.role, "content": [{"type": "image"} if p.type == "image" else {"type": "text", "text": p.text}
+                                          for p in m.content]} for m in messages]
+    theirs = hf.processor.apply_chat_template(plain, tokenize=False, add_generation_prompt=True)
+    assert hf.prompt_text(messages) == theirs
+    assert theirs.count("<|vision_start|><|image_pad|><|vision_end|>") == (3 if policy == "images:2" else 1)
+
+
+def test_forced_tool_call_runs_through_generate_and_the_agent(fresh):
+    from agent.loop import Agent
+    from model.hf import ForcedReply
+
+    budget = PixelBudget(max_pixels=1_003_520)  # 1280x800 -> 1260x784 (1260 image tokens)
+    forced = ForcedReply.from_text(fresh.tokenizer, CLICK + "\nand more text after the call", DONE)
+    fresh.logits_processors = [forced]
+    fresh.max_new_tokens = 64
+    env = _RecordingDesktop()
+    seen = []
+    original = fresh.generate
+
+    def spy(messages, context=None):
+        c = original(messages, context)
+        seen.append(c)
+        return c
+
+    fresh.generate = spy
+    try:
+        result = Agent(fresh, env, budget=budget, max_steps=3).run("Click OK")
+    finally:
+        del fresh.generate
+    assert result.status == "success", result.reason
+    # model (630, 392) in the 1260x784 image -> screen (640, 400) on the 1280x800 screen
+    assert env.executed == [{"action": "left_click", "coordinate": [640, 400]}]
+    first = seen[0]
+    assert first.text == CLICK  # stopped at </tool_call>: the forced text after it never came out
+    assert first.finish_reason == "stop"
+    assert first.usage.completion_tokens == len(fresh.tokenizer.encode(CLICK, add_special_tokens=False))
+    assert first.usage.image_tokens == 1260 == 1260 * 784 // 784
+
+
+@pytest.mark.parametrize("budget,screen,model_size", [
+    (PixelBudget(max_pixels=200_000), (1920, 1080), (588, 308)),
+    (PixelBudget(max_pixels=100_000), (1080, 2400), (196, 448)),
+])
+def test_image_tokens_are_model_size_over_784(fresh, budget, screen, model_size):
+    fresh.configure(budget)
+    assert fresh.image_size(*screen) == model_size
+    messages = _messages(fresh, *screen)
+    c = fresh.generate(messages)
+    w, h = model_size
+    assert c.usage.image_tokens == w * h // 784
+    text_tokens = len(fresh.tokenizer(fresh.prompt_text(messages))["input_ids"])  # one pad per image
+    assert c.usage.prompt_tokens == text_tokens - 1 + w * h // 784
+
+
+def test_image_not_at_the_model_size_is_refused(fresh):
+    part = ImagePart(image=_noise(1000, 700), size=(1000, 700))  # not a multiple of 28: processor would resize
+    messages = fresh.dialect.messages("Click OK", "computer_use", part, [])
+    with pytest.raises(ModelError, match="must be resized to the model size"):
+        fresh.generate(messages)
+
+
+def test_length_cut_usage_and_timings(fresh):
+    from model.hf import ForcedReply
+
+    fresh.logits_processors = [ForcedReply.from_text(fresh.tokenizer, CLICK)]
+    fresh.max_new_tokens = 5
+    c = fresh.generate(_messages(fresh, 640, 400))
+    assert c.finish_reason == "length"
+    assert c.usage.completion_tokens == 5
+    assert CLICK.startswith(c.text)
+    assert set(c.timings) == {"preprocess", "prefill", "decode"}
+    assert all(v >= 0 for v in c.timings.values())
+
+
+def test_greedy_is_deterministic_and_temperature_samples(fresh):
+    import torch
+
+    fresh.max_new_tokens = 6
+    messages = _messages(fresh, 640, 400)
+    torch.manual_seed(1)
+    greedy_a = fresh.generate(messages).text
+    torch.manual_seed(2)
+    assert fresh.generate(messages).text == greedy_a
+    fresh.temperature = 5.0
+    samples = set()
+    for seed in range(3):
+        torch.manual_seed(seed)
+        samples.add(fresh.generate(messages).text)
+    assert len(samples) > 1
+
+
+def test_static_cache_gives_the_same_generation_on_cpu(fresh, monkeypatch):
+    from transformers.cache_utils import StaticCache
+
+    made = []
+    original = StaticCache.__init__
+
+    def spy(self, *args, **kwargs):
+        made.append(kwargs.get("max_cache_len"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StaticCache, "__init__", spy)
+    messages = _messages(fresh, 640, 400, seed=5)
+    dynamic = fresh.generate(messages)
+    assert made == []
+    fresh.static_cache = True
+    static = fresh.generate(messages)
+    assert made == [2048]  # prompt + new tokens, rounded up to a bucket so compiled decode graphs are reused
+    assert static.text == dynamic.text and static.usage == dynamic.usage
+
+
+def test_packed_vision_attention_equals_the_stock_path(fresh):
+    import torch
+
+    from model import vision_attention
+
+    assert fresh.vision_attention == "packed" and vision_attention.is_enabled(fresh.model)
+    visual = fresh.model.model.visual
+    for w, h in [(588, 308), (196, 448), (56, 56)]:  # edge windows of several sizes; a single window
+        inputs = fresh.processor(text=["<|vision_start|><|image_pad|><|vision_end|>"], images=[_noise(w, h)],
+                                 size={"shortest_edge": 3136, "longest_edge": w * h}, return_tensors="pt")
+        with torch.inference_mode():
+            packed = visual(inputs["pixel_values"], grid_thw=inputs["image_grid_thw"]).pooler_output
+            vision_attention.set_enabled(fresh.model, False)
+            try:
+                stock = visual(inputs["pixel_values"], grid_thw=inputs["image_grid_thw"]).pooler_output
+            finally:
+                vision_attention.set_enabled(fresh.model, True)
+        torch.testing.assert_close(packed, stock, atol=1e-5, rtol=1e-5)
+    messages = _messages(fresh, 1280, 800, seed=7)
+    with_packed = fresh.generate(messages)
+    vision_attention.set_enabled(fresh.model, False)
+    try:
+        assert fresh.generate(messages).text == with_packed.text
+    finally:
+        vision_attention.set_enabled(fresh.model, True)
+
+
+def test_warmup_runs_single_and_full_batches_on_the_worker_thread(tiny_checkpoint):
+    from model.hf import HFModel
+
+    model = HFModel(str(tiny_checkpoint), max_batch=2)
+    model.configure(PixelBudget(max_pixels=50_000))
+    seen = []
+    original = model._run_batch
+    model._run_batch = lambda reqs, *a: (seen.append((len(reqs), threading.current_thread().name)), original(reqs, *a))[1]
+    assert model.warmup("mobile_use") > 0 and model._warm
+    assert [n for n, _ in seen] == [1, 1, 2, 2]
+    assert {name for _, name in seen} == {"guiagent-hf_0"}  # the thread every later generate runs on
+    model.close()
+    with pytest.raises(ModelError, match="closed"):
+        model.generate(_messages(model, 200, 200))
+
+
+def test_concurrent_requests_share_one_batched_generate(tiny_checkpoint):
+    from model.hf import HFModel
+
+    single = HFModel(str(tiny_checkpoint), max_new_tokens=12)  # same weights, no batching
+    single.configure(SMALL)
+    # a long wait: the three threads surely meet; the batch starts as soon as it is full
+    model = HFModel(str(tiny_checkpoint), max_new_tokens=12, max_batch=3, batch_wait_ms=30_000)
+    model.configure(SMALL)
+    # different screens and instructions: different prompt lengths, so rows are left-padded
+    requests = [_messages(model, 640, 400, "Click OK", seed=1),
+                _messages(model, 300, 600, "Open the settings app and turn on Wi-Fi", seed=2),
+                _messages(model, 500, 500, "Scroll down", "mobile_use", seed=3)]
+    alone = [single.generate(r) for r in requests]
+    calls = []
+    original = model.model.generate
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape[0])
+        return original(*args, **kwargs)
+
+    model.model.generate = counting
+    together: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda i=i, r=r: together.__setitem__(i, model.generate(r)))
+               for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert calls == [3]  # one generate, three rows
+    for i, one in enumerate(alone):
+        assert together[i].text == one.text
+        assert together[i].usage == one.usage
+        assert "queue" in together[i].timings
+    model.close()
+    single.close()
+
+
+def test_load_errors_are_one_line(tmp_path, monkeypatch):
+    from model.hf import HFModel
+    from model.spec import load_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="no such folder") as err:
+        HFModel(str(tmp_path / "missing"))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelError, match="no config.json"):
+        HFModel(str(tmp_path))
+    with pytest.raises(ModelError, match="HF_HUB_OFFLINE") as err:
+        load_model("hf:guiagent-test/not-a-cached-model")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelError, match="max_new_tokens"):
+        HFModel(str(tmp_path), max_new_tokens=0)
+
+
+def test_load_model_passes_only_hf_options(tiny_checkpoint):
+    from model.spec import load_model
+
+    model = load_model(f"hf:{tiny_checkpoint}", temperature=0.5, max_new_tokens=7, served_model="ignored")
+    assert (model.temperature, model.max_new_tokens, model.spec) == (0.5, 7, f"hf:{tiny_checkpoint}")
+    model.close()

@@ -112,6 +112,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, help="sampling temperature (default greedy)")
     p.add_argument("--served-model", help="model name on an openai: server (default: what /v1/models lists)")
     p.add_argument("--max-new-tokens", type=_positive, help="bound on generated tokens per step")
+    p.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="hf: weights dtype (default bf16 on CUDA)")
+    p.add_argument("--device", help="hf: device, e.g. cuda:0 or cpu (default: CUDA when present)")
+    p.add_argument("--no-static-cache", dest="static_cache", action="store_false", default=None,
+                   help="hf: use the dynamic KV cache (no compiled decode)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,7 +222,8 @@ def _default_out(prefix: str = "") -> Path:
 def _open_model(spec: str, args):
     from model.spec import load_model
 
-    options = {k: v for k in ("temperature", "served_model", "max_new_tokens") if (v := getattr(args, k, None)) is not None}
+    options = {k: v for k in ("temperature", "served_model", "max_new_tokens", "dtype", "device", "static_cache")
+               if (v := getattr(args, k, None)) is not None}
     from model.base import ModelError
 
     try:

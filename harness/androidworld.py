@@ -1,0 +1,413 @@
+"""AndroidWorld-style tasks: Python classes with a goal template, seeded parameters and a check.
+
+The protocol follows AndroidWorld's ``TaskEval`` (subclassing `TaskEval` below is
+optional; any class with these members is a task)::
+
+    class ContactsAddContact(TaskEval):
+        template = "Add a contact named {name} with phone number {phone}."
+        complexity = 2                      # step budget = int(10 * complexity)
+        app_names = ("contacts",)
+
+        @classmethod
+        def generate_random_params(cls, seed: int) -> dict: ...
+        def initialize_task(self, env) -> None: ...   # put the device in the start state
+        def is_successful(self, env) -> float: ...    # 0..1, read from device state
+        def tear_down(self, env) -> None: ...
+
+`env` is the worker's `AndroidSandbox`: ``env.shell(cmd)`` runs an adb shell command,
+``env.interaction_cache`` holds the agent's ``answer(text)`` for information-retrieval
+tasks (class attribute ``answer = True`` enables that action), ``env.env`` is the
+guiagent `Env`. As in AndroidWorld, an episode scores `is_successful` only when the
+agent ended it itself (terminate or answer); running out of steps scores 0.
+
+A module's tasks are its ``TASKS`` list if it has one, else every public class
+defined in it with a string ``template`` and an ``is_successful`` method. Each task
+gets ``instances`` seeded instances (the suite's setting, ``--instances``), with
+AndroidWorld's per-instance seed ``sha256(f"{base_seed}_{name}_{i}")``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.sandbox import Sandbox
+from harness.tasks import (
+    SUITES_DIR,
+    InfraError,
+    InvalidTask,
+    Outcome,
+    SuiteConfig,
+    Task,
+    TaskFileError,
+    TaskSkip,
+    instance_seed,
+)
+
+if TYPE_CHECKING:
+    from agent.loop import Result
+    from tools.actions import Action
+
+
+class TaskEval:
+    """Convenience base class mirroring AndroidWorld's ``TaskEval``."""
+
+    template: str = ""
+    complexity: float = 1.0
+    app_names: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    answer: bool = False  # information retrieval: graded on the agent's answer(text)
+    start_on_home_screen: bool = True
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = dict(params)
+        self.initialized = False
+
+    @classmethod
+    def generate_random_params(cls, seed: int) -> dict[str, Any]:
+        return {}
+
+    @property
+    def goal(self) -> str:
+        return self.template.format(**self.params)
+
+    def initialize_task(self, env: AndroidSandbox) -> None:
+        if self.initialized:
+            raise RuntimeError(f"{type(self).__name__} is already initialized; create a new instance")
+        self.initialized = True
+        random.seed(self.params.get("seed"))
+
+    def is_successful(self, env: AndroidSandbox) -> float:
+        raise NotImplementedError
+
+    def tear_down(self, env: AndroidSandbox) -> None:
+        self.initialized = False
+
+
+# ---------------------------------------------------------------------- the harness task
+
+
+class AndroidWorldTask(Task):
+    """Wraps one instance of a TaskEval-like class."""
+
+    def __init__(self, cls: type, params: dict[str, Any], index: int, seed: int, source: str,
+                 default_domain: str) -> None:
+        self.cls = cls
+        self.params = params
+        self.source = source
+        self.seed = seed
+        self.name = cls.__name__
+        self.id = f"{cls.__name__}_{index}"
+        tags = [str(t) for t in getattr(cls, "tags", ()) or getattr(cls, "app_names", ()) or ()]
+        self.tags = tags
+        self.domain = tags[0] if tags else default_domain
+        self.env_kind = "android"
+        self.max_steps = max(1, int(10 * float(getattr(cls, "complexity", 1.0))))
+        self.answer = bool(getattr(cls, "answer", False))
+        self.instance: Any = None
+
+    def setup(self, sandbox: Sandbox) -> str:
+        self.instance = self.cls(dict(self.params))
+        if getattr(self.instance, "start_on_home_screen", True):
+            sandbox.shell("input keyevent KEYCODE_HOME")
+        sandbox.interaction_cache = ""
+        self.instance.initialize_task(sandbox)
+        goal = getattr(self.instance, "goal", None) or self.cls.template.format(**self.params)
+        return str(goal)
+
+    def evaluate(self, sandbox: Sandbox, result: Result) -> Outcome:
+        sandbox.interaction_cache = result.answer or ""
+        done = result.status in ("success", "failure")  # the agent ended the episode itself
+        if not done:
+            return Outcome(0.0, {"reason": f"episode not done ({result.status}); AndroidWorld scores 0"})
+        score = float(self.instance.is_successful(sandbox))
+        return Outcome(score, {"is_successful": score, "answer": result.answer, "params": _jsonable(self.params)})
+
+    def teardown(self, sandbox: Sandbox) -> None:
+        if self.instance is not None:
+            self.instance.tear_down(sandbox)
+
+    @property
+    def has_oracle(self) -> bool:
+        return hasattr(self.cls, "oracle_action") or hasattr(self.cls, "oracle_plan")
+
+    def oracle_action(self, sandbox: Sandbox, step: int) -> Action | None:
+        from harness.oracle import plan_action
+
+        if hasattr(self.instance, "oracle_action"):
+            got = self.instance.oracle_action(sandbox, step)
+            if isinstance(got, dict):
+                return plan_action([got], sandbox, 1, self.params)
+            return got
+        if hasattr(self.instance, "oracle_plan"):
+            return plan_action(self.instance.oracle_plan(), sandbox, step, self.params)
+        return super().oracle_action(sandbox, step)
+
+    def info(self) -> dict:
+        return {**super().info(), "params": _jsonable(self.params), "complexity": getattr(self.cls, "complexity", 1)}
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+# ---------------------------------------------------------------------- loading
+
+
+def _import(file: Path) -> Any:
+    try:
+        rel = file.resolve().relative_to(SUITES_DIR.resolve())
+        return importlib.import_module("harness.suites." + ".".join(rel.with_suffix("").parts))
+    except ValueError:
+        pass
+    digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:8]
+    name = f"guiagent_tasks_{re.sub(r'[^A-Za-z0-9_]', '_', file.stem)}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise TaskFileError(f"{file}: not an importable Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def task_classes(module: Any) -> list[type]:
+    listed = getattr(module, "TASKS", None)
+    if listed is not None:
+        return list(listed)
+    return [c for name, c in vars(module).items()
+            if inspect.isclass(c) and c.__module__ == module.__name__ and not name.startswith("_")
+            and isinstance(getattr(c, "template", None), str) and getattr(c, "template", "")
+            and callable(getattr(c, "is_successful", None))]
+
+
+def _params(cls: type, seed: int) -> dict[str, Any]:
+    gen = getattr(cls, "generate_random_params", None)
+    if gen is None:
+        return {"seed": seed}
+    if len(inspect.signature(gen).parameters) >= 1:
+        params = gen(seed)
+    else:  # AndroidWorld's own signature: no argument, the global random module is seeded
+        random.seed(seed)
+        params = gen()
+    params = dict(params or {})
+    params.setdefault("seed", seed)
+    return params
+
+
+def load_module_tasks(file: Path, root: Path, config: SuiteConfig) -> list[Task]:
+    """The task instances of a Python task module; a broken class becomes an InvalidTask."""
+    try:
+        module = _import(file)
+    except TaskFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any import failure is the file's problem
+        raise TaskFileError(f"{file}: cannot import ({type(exc).__name__}: {exc})") from None
+    classes = task_classes(module)
+    if not classes:
+        raise TaskFileError(f"{file}: no task classes (a class with a 'template' and 'is_successful', or TASKS)")
+    out: list[Task] = []
+    for cls in classes:
+        missing = [m for m in ("template", "is_successful", "initialize_task") if not hasattr(cls, m)]
+        if missing:
+            out.append(InvalidTask(str(file), f"{file}: class {cls.__name__}: field {missing[0]}: missing",
+                                   cls.__name__))
+            continue
+        for i in range(config.instances):
+            seed = instance_seed(config.base_seed, cls.__name__, i)
+            try:
+                params = _params(cls, seed)
+                cls.template.format(**params)
+            except Exception as exc:  # noqa: BLE001 - a broken generator spoils only its own task
+                out.append(InvalidTask(str(file), f"{file}: class {cls.__name__}: field generate_random_params: "
+                                       f"{type(exc).__name__}: {exc}", f"{cls.__name__}_{i}"))
+                continue
+            out.append(AndroidWorldTask(cls, params, i, seed, str(file), config.domain or config.name))
+    return out
+
+
+# ---------------------------------------------------------------------- the phone
+
+
+class AndroidSandbox(Sandbox):
+    """A simulated phone of this worker's own (or the user's device), through the real adb server."""
+
+    kind = "android"
+
+    def __init__(self, root: Path, serial: str | None = None) -> None:
+        super().__init__(root)
+        self.interaction_cache = ""
+        self._proc: subprocess.Popen | None = None
+        self.simulated = serial is None
+        try:
+            self.serial = serial or self._start_simphone()
+            from envs.android import AndroidEnv
+
+            self.env = AndroidEnv(serial=self.serial)
+        except Exception as exc:
+            self.close()
+            if isinstance(exc, InfraError):
+                raise
+            raise InfraError(f"the phone did not start: {type(exc).__name__}: {exc}") from None
+        self.env_spec = f"android:{self.serial}"
+
+    def _start_simphone(self) -> str:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "envs.simphone", "--port", "0"], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+        line = _read_line(self._proc, 30.0)
+        m = re.search(r"listening on (\S+):(\d+)", line or "")
+        if not m:
+            raise InfraError(f"simphone did not report its port (said {line!r})")
+        # keep draining its output: a full pipe would block the phone
+        threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True, name="simphone-out").start()
+        return f"{m.group(1)}:{m.group(2)}"  # AndroidEnv `adb connect`s a host:port serial itself
+
+    def shell(self, command: str, timeout: float = 30.0) -> str:
+        """stdout + stderr of an adb shell command on this phone."""
+        from envs.base import EnvError
+
+        try:
+            return self.env.shell(command).text
+        except EnvError as exc:  # a lost device is an infrastructure error
+            raise InfraError(f"adb shell on {self.serial} failed: {exc}") from None
+
+    # simulated-phone state (the simphone's own shell command; absent on real devices)
+    def simphone_state(self) -> dict:
+        if not self.simulated:
+            raise TaskSkip("this task needs the simulated phone (simphone state)")
+        return json.loads(self.shell("simphone state"))
+
+    def simphone_load(self, state: dict) -> None:
+        if not self.simulated:
+            raise TaskSkip("this task needs the simulated phone (simphone load)")
+        blob = base64.b64encode(json.dumps(state).encode()).decode()
+        out = self.shell(f"simphone load {blob}")
+        if "OK" not in out:
+            raise InfraError(f"simphone load failed: {out.strip()[:200]}")
+
+    def prepare(self, task_id: str) -> None:
+        super().prepare(task_id)
+        self.interaction_cache = ""
+        if self.simulated:
+            out = self.shell("simphone reset")  # AndroidWorld restores app snapshots; we reset the phone
+            if "OK" not in out:
+                raise InfraError(f"simphone reset failed: {out.strip()[:200]}")
+
+    def alive(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            return False
+        try:
+            return self.shell("echo ok", timeout=10).strip() == "ok"
+        except InfraError:
+            return False
+
+    def ui_nodes(self) -> list[dict]:
+        """The `uiautomator dump` widget tree: text, content-desc, resource-id, bounds (device pixels)."""
+        import xml.etree.ElementTree as ET
+
+        xml = self.shell("uiautomator dump /dev/tty")
+        xml = xml[xml.find("<"): xml.rfind(">") + 1]
+        try:
+            root = ET.fromstring(xml)
+        except ET.ParseError as exc:
+            raise InfraError(f"unreadable uiautomator dump ({exc})") from None
+        nodes = []
+        for n in root.iter("node"):
+            m = re.match(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]", n.get("bounds", ""))
+            if not m:
+                continue
+            x1, y1, x2, y2 = map(int, m.groups())
+            nodes.append({**n.attrib, "rect": (x1, y1, x2, y2)})
+        return nodes
+
+    def locate(self, target: dict) -> tuple[int, int]:
+        """Centre of the first widget matching every key of `target` (text, desc, id, class, contains)."""
+        deadline = time.monotonic() + 3
+        while True:
+            for n in self.ui_nodes():
+                if _matches(n, target):
+                    x1, y1, x2, y2 = n["rect"]
+                    return (x1 + x2) // 2, (y1 + y2) // 2
+            if time.monotonic() > deadline:
+                raise TaskSkip(f"the oracle found no widget {target} on the screen")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        super().close()
+        if self._proc is not None:
+            env = getattr(self, "env", None)
+            if env is not None and getattr(self, "serial", None):
+                with contextlib.suppress(Exception):
+                    import adbutils
+
+                    adbutils.AdbClient(port=env.adb_port).disconnect(self.serial)
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+            self._proc = None
+
+
+def _matches(node: dict, target: dict) -> bool:
+    for key, want in target.items():
+        if key == "text" and node.get("text") != want:
+            return False
+        if key == "desc" and node.get("content-desc") != want:
+            return False
+        if key == "id" and not (node.get("resource-id") == want or node.get("resource-id", "").endswith("/" + want)):
+            return False
+        if key == "class" and node.get("class") != want:
+            return False
+        if key == "contains" and want not in (node.get("text") or "") + " " + (node.get("content-desc") or ""):
+            return False
+    return True
+
+
+def _drain(stream) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        for _ in stream:
+            pass
+
+
+def _read_line(proc: subprocess.Popen, timeout: float) -> str | None:
+    import select
+
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            return proc.stdout.readline().strip()
+        if proc.poll() is not None:
+            return None
+    return None
+
+
+__all__ = ["AndroidSandbox", "AndroidWorldTask", "TaskEval", "load_module_tasks", "task_classes"]

@@ -1,0 +1,175 @@
+"""`guiagent bench SUITE|PATH --model SPEC [--tasks A,B] [--workers N] [--out DIR] [--resume]`.
+
+SUITE is a built-in suite (miniwob, simphone, desktop) or a path: a folder of task
+files (native YAML/JSON, OSWorld JSON, AndroidWorld-style .py) or one such file.
+`--model oracle` runs the ground-truth model of the built-in suites; any other spec is
+a model backend (hf:, openai:, scripted:, replay:).
+
+Exit codes: 0 the run completed with no errors; 1 some tasks errored (infrastructure)
+or are invalid; 2 bad usage; 130 interrupted (continue with --resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from agent.cli import UsageError
+
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        raise UsageError(f"{message} (see `guiagent bench --help`)")
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        v = -1
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from model.image import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+    from model.spec import DEFAULT_MODEL
+
+    p = _Parser(prog="guiagent bench", description="Run a task suite and report success rates.")
+    p.add_argument("suite", help="miniwob | simphone | desktop | PATH (folder or task file)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"oracle | hf:PATH_OR_ID | openai:BASE_URL | scripted:FILE (default {DEFAULT_MODEL})")
+    p.add_argument("--tasks", help="comma-separated task names or instance ids (default: all)")
+    p.add_argument("--workers", type=_positive, default=1, help="parallel episodes, each with its own env")
+    p.add_argument("--out", help="results folder (default runs/bench-<suite>-<timestamp>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (default: the latest one)")
+    p.add_argument("--timeout", type=_seconds, default=900.0, help="seconds per task (default 900)")
+    p.add_argument("--max-steps", type=_positive, help="override every task's step budget")
+    p.add_argument("--instances", type=_positive, help="seeded instances per templated task (default: the suite's)")
+    p.add_argument("--device", help="android tasks: run on this adb serial instead of simulated phones (1 worker)")
+    p.add_argument("--history", default="text", help="history policy: text (default) or images:K")
+    p.add_argument("--min-pixels", type=_positive, default=DEFAULT_MIN_PIXELS)
+    p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
+    p.add_argument("--temperature", type=float, help="sampling temperature (default greedy)")
+    p.add_argument("--served-model", help="model name on an openai: server")
+    p.add_argument("--max-new-tokens", type=_positive, help="bound on generated tokens per step")
+    p.add_argument("--list", action="store_true", help="list the tasks and exit")
+    return p
+
+
+def load_bench_model(spec: str, args: argparse.Namespace):
+    """`oracle` is ours; every other spec goes through model.spec.load_model."""
+    if spec == "oracle":
+        from harness.oracle import OracleModel
+
+        return OracleModel()
+    from model.base import ModelError
+    from model.spec import load_model
+
+    options = {k: v for k in ("temperature", "served_model", "max_new_tokens")
+               if (v := getattr(args, k, None)) is not None}
+    try:
+        return load_model(spec, **options)
+    except (ValueError, ModelError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _out_dir(args: argparse.Namespace, suite_name: str) -> Path:
+    if args.out:
+        return Path(args.out)
+    base = Path("runs")
+    prefix = f"bench-{_slug(suite_name)}-"
+    if args.resume:
+        previous = sorted(p for p in base.glob(prefix + "*") if p.is_dir())
+        if not previous:
+            raise UsageError(f"--resume: no earlier run in {base}/{prefix}*; pass --out DIR")
+        return previous[-1]
+    out = base / (prefix + time.strftime("%Y%m%d-%H%M%S"))
+    n = 1
+    while out.exists():
+        n += 1
+        out = out.with_name(f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    return out
+
+
+def _slug(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "suite"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from pydantic import ValidationError
+
+    from harness.results import render_text
+    from harness.runner import RunError, Runner, RunOptions
+    from harness.tasks import InvalidTask, TaskFileError, load_suite
+    from model.image import PixelBudget
+    from model.qwen25vl.prompt import parse_policy
+
+    try:
+        budget = PixelBudget(min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+        parse_policy(args.history)
+    except ValidationError as exc:
+        raise UsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        suite = load_suite(args.suite, instances=args.instances, max_steps=args.max_steps)
+        tasks = suite.select([t.strip() for t in args.tasks.split(",") if t.strip()]) if args.tasks else suite.tasks
+    except TaskFileError as exc:
+        raise UsageError(str(exc)) from None
+    if not tasks:
+        raise UsageError(f"suite {suite.name} has no tasks")
+    if args.list:
+        for t in tasks:
+            note = f"  [invalid: {t.message}]" if isinstance(t, InvalidTask) else (
+                f"  [skipped: {t.skip_reason}]" if t.skip_reason else "")
+            print(f"{t.id}\t{t.domain}\t{t.env_kind}\tmax_steps={t.max_steps}{note}")
+        return 0
+    for t in tasks:
+        if isinstance(t, InvalidTask):
+            print(f"guiagent bench: warning: {t.message}", file=sys.stderr)
+    workers = args.workers
+    if args.device and workers > 1 and any(t.env_kind == "android" for t in tasks):
+        print("guiagent bench: warning: one device serves one episode at a time; using 1 worker", file=sys.stderr)
+        workers = 1
+    out = _out_dir(args, suite.name)
+    model = load_bench_model(args.model, args)
+    options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers, timeout=args.timeout,
+                         resume=args.resume, history=args.history, budget=budget, serial=args.device)
+    try:
+        runner = Runner(tasks, model, options)
+        summary = runner.run()
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        model.close()
+    print(render_text(summary))
+    print(f"results: {out}/summary.md")
+    if summary.get("interrupted"):
+        print(f"interrupted; continue with: guiagent bench {args.suite} --model {args.model} --out {out} --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    o = summary["overall"]
+    return 1 if o["errors"] or o["invalid"] else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UsageError as exc:
+        print(f"guiagent bench: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,245 @@
+"""OSWorld's evaluator block: postconfig steps, result/expected getters, metrics, conj.
+
+Semantics follow OSWorld's ``DesktopEnv.evaluate``:
+
+- ``func == "infeasible"`` scores 1 only when the agent's last action was FAIL
+  (here: ``terminate`` with status failure); on any other task a final FAIL scores 0.
+- the postconfig steps run first; then ``metric(result, expected, **options)`` (or
+  ``metric(result, **options)`` without an expected getter);
+- a list of funcs combines with ``conj``: "and" returns 0 at the first 0, else the
+  mean; "or" returns 1 at the first 1, else the max. A missing result file scores 0.
+
+Getters: ``vm_command_line`` (a command's stdout), ``vm_file`` (a file the task left,
+copied to the task's scratch folder), ``rule`` (the literal ``rules``), ``cloud_file``
+(only local paths and file:// URLs here), and for native tasks ``adb_shell``.
+Metrics: ``exact_match``, ``check_include_exclude``, ``compare_text_file``,
+``infeasible``, and ``miniwob_reward`` (MiniWoB's own raw reward: 1 = success).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.tasks import Outcome, Task, TaskSkip
+
+if TYPE_CHECKING:
+    from agent.loop import Result
+    from harness.sandbox import Sandbox
+
+
+# ---------------------------------------------------------------------- metrics
+
+
+def exact_match(result: Any, rules: dict, **_: Any) -> float:
+    """1 when the result equals ``rules["expected"]``."""
+    return 1.0 if result == rules["expected"] else 0.0
+
+
+def check_include_exclude(result: Any, rules: dict, **_: Any) -> float:
+    """1 when every ``include`` string is in the result and no ``exclude`` string is."""
+    if result is None:
+        return 0.0
+    include = rules.get("include", [])
+    exclude = rules.get("exclude", [])
+    return 1.0 if all(s in result for s in include) and not any(s in result for s in exclude) else 0.0
+
+
+def compare_text_file(file1: str | None, file2: str | None, **options: Any) -> float:
+    """1 when two text files are equal; ``ignore_blanks`` collapses whitespace, ``ignore_case`` folds case."""
+    if not file1 or not file2:
+        return 0.0
+    try:
+        a = Path(file1).read_text(encoding="utf-8", errors="replace")
+        b = Path(file2).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0.0
+    if options.get("ignore_blanks"):
+        a, b = (re.sub(r"\s+", " ", t).strip() for t in (a, b))
+    if options.get("ignore_case"):
+        a, b = a.lower(), b.lower()
+    return 1.0 if a == b else 0.0
+
+
+METRICS: dict[str, Callable[..., float]] = {
+    "exact_match": exact_match,
+    "check_include_exclude": check_include_exclude,
+    "compare_text_file": compare_text_file,
+}
+# Metrics that read the episode or the env themselves, not getter values.
+EPISODE_METRICS = ("infeasible", "miniwob_reward")
+
+
+# ---------------------------------------------------------------------- getters
+
+
+def get_vm_command_line(sb: Sandbox, cfg: dict, task: Task) -> str | None:
+    res = sb.run(cfg["command"], shell=bool(cfg.get("shell", False)))
+    return res.stdout if res.returncode == 0 or res.stdout else None
+
+
+def get_vm_file(sb: Sandbox, cfg: dict, task: Task) -> str | list[str | None] | None:
+    paths = cfg["path"] if isinstance(cfg["path"], list) else [cfg["path"]]
+    dests = cfg.get("dest") or [Path(str(p)).name for p in paths]
+    dests = dests if isinstance(dests, list) else [dests]
+    out: list[str | None] = []
+    for path, dest in zip(paths, dests, strict=False):  # missing dests fall back to names
+        src = sb.host_path(str(path))
+        if not src.is_file():
+            out.append(None)
+            continue
+        local = sb.scratch / str(dest)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, local)
+        out.append(str(local))
+    if isinstance(cfg["path"], list):
+        return out
+    if out[0] is None:
+        raise FileNotFoundError(str(paths[0]))
+    return out[0]
+
+
+def get_rule(sb: Sandbox, cfg: dict, task: Task) -> Any:
+    return cfg["rules"]
+
+
+def get_cloud_file(sb: Sandbox, cfg: dict, task: Task) -> str:
+    from harness.osworld import resolve_local
+
+    base = Path(task.source).parent if task.source else Path.cwd()
+    return str(resolve_local(str(cfg["path"]), base))
+
+
+def get_adb_shell(sb: Sandbox, cfg: dict, task: Task) -> str:
+    return sb.shell(str(cfg["command"])).strip()
+
+
+GETTERS: dict[str, Callable[[Any, dict, Task], Any]] = {
+    "vm_command_line": get_vm_command_line,
+    "vm_file": get_vm_file,
+    "rule": get_rule,
+    "cloud_file": get_cloud_file,
+    "adb_shell": get_adb_shell,
+}
+GETTERS_BY_ENV = {
+    "desktop": ("vm_command_line", "vm_file", "rule", "cloud_file"),
+    "android": ("adb_shell", "rule"),
+    "miniwob": ("rule",),
+}
+
+
+# ---------------------------------------------------------------------- checking and running
+
+
+def _as_list(value: Any, n: int) -> list:
+    if isinstance(value, list):
+        return value
+    return [value] * n
+
+
+def unsupported_evaluator(spec: dict, env_kind: str) -> str | None:
+    """Why this evaluator cannot run here (None when it can); checked before the task starts."""
+    from harness.osworld import unsupported_steps
+
+    funcs = spec.get("func")
+    funcs = funcs if isinstance(funcs, list) else [funcs]
+    for key in ("result", "expected", "options"):
+        value = spec.get(key)
+        if isinstance(value, list) and len(value) != len(funcs):
+            return f"evaluator {key} has {len(value)} entries but func has {len(funcs)}"
+    for f in funcs:
+        if f not in METRICS and f not in EPISODE_METRICS:
+            return f"evaluator metric {f!r} is not supported"
+        if f == "miniwob_reward" and env_kind != "miniwob":
+            return "metric 'miniwob_reward' needs a miniwob env"
+    getters = [g for key in ("result", "expected") for g in _as_list(spec.get(key), len(funcs)) if g]
+    for g in getters:
+        kind = g.get("type") if isinstance(g, dict) else None
+        if kind not in GETTERS:
+            return f"evaluator getter {kind!r} is not supported"
+        if kind not in GETTERS_BY_ENV.get(env_kind, ()):
+            return f"evaluator getter {kind!r} is not available on {env_kind}"
+    post = spec.get("postconfig") or []
+    reason = unsupported_steps(post, env_kind)
+    return f"postconfig: {reason}" if reason else None
+
+
+def agent_failed(result: Result) -> bool:
+    """OSWorld's FAIL: the agent's last action was terminate(status=failure)."""
+    return result.status == "failure"
+
+
+def evaluate(sb: Sandbox, spec: dict, result: Result, task: Task) -> Outcome:
+    """Score an episode with an OSWorld-style evaluator block."""
+    funcs = spec["func"] if isinstance(spec["func"], list) else [spec["func"]]
+    if funcs == ["infeasible"]:
+        ok = agent_failed(result)
+        return Outcome(1.0 if ok else 0.0, {"metric": "infeasible", "last_action_fail": ok})
+    if agent_failed(result):
+        return Outcome(0.0, {"reason": "the agent gave up (FAIL) on a feasible task"})
+    if spec.get("postconfig"):
+        from harness.osworld import run_steps
+
+        run_steps(sb, list(spec["postconfig"]), task, task.source)
+    n = len(funcs)
+    results = _as_list(spec.get("result"), n)
+    expecteds = _as_list(spec.get("expected"), n)
+    options = _as_list(spec.get("options") or {}, n)
+    conj = spec.get("conj", "and")
+    scores: list[float] = []
+    details: list[dict] = []
+    for f, r_cfg, e_cfg, opts in zip(funcs, results, expecteds, options, strict=True):
+        score, detail = _one(sb, f, r_cfg, e_cfg, opts or {}, task, result)
+        scores.append(score)
+        details.append(detail)
+        if conj == "and" and score == 0:
+            return Outcome(0.0, _detail(conj, details, n))
+        if conj == "or" and score == 1:
+            return Outcome(1.0, _detail(conj, details, n))
+    total = sum(scores) / len(scores) if conj == "and" else max(scores)
+    return Outcome(total, _detail(conj, details, n))
+
+
+def _detail(conj: str, details: list[dict], n: int) -> dict:
+    return details[0] if n == 1 else {"conj": conj, "metrics": details}
+
+
+def _one(sb: Sandbox, func: str, r_cfg: dict | None, e_cfg: dict | None, opts: dict, task: Task,
+         result: Result) -> tuple[float, dict]:
+    if func == "miniwob_reward":
+        reward = sb.env.reward()
+        raw = float(reward.get("raw_reward") or 0)
+        return (1.0 if reward.get("done") and raw >= 1.0 else 0.0), {"metric": func, **reward}
+    if func == "infeasible":
+        ok = agent_failed(result)
+        return (1.0 if ok else 0.0), {"metric": func, "last_action_fail": ok}
+    metric = METRICS.get(func)
+    if metric is None:
+        raise TaskSkip(f"evaluator metric {func!r} is not supported")
+    try:
+        got = _get(sb, r_cfg, task) if r_cfg else None
+    except FileNotFoundError as exc:
+        return 0.0, {"metric": func, "result": None, "error": f"file not found: {exc}"}
+    expected = _get(sb, e_cfg, task) if e_cfg else None
+    score = float(metric(got, expected, **opts) if e_cfg else metric(got, **opts))
+    return score, {"metric": func, "result": _short(got), "expected": _short(expected)}
+
+
+def _get(sb: Sandbox, cfg: dict, task: Task) -> Any:
+    getter = GETTERS.get(cfg.get("type"))
+    if getter is None:
+        raise TaskSkip(f"evaluator getter {cfg.get('type')!r} is not supported")
+    return getter(sb, cfg, task)
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 500:
+        return value[:500] + "…"
+    return value
+
+
+__all__ = ["GETTERS", "METRICS", "agent_failed", "check_include_exclude", "compare_text_file", "evaluate",
+           "exact_match", "unsupported_evaluator"]

@@ -1,0 +1,277 @@
+"""Run results on disk: per-task records, OSWorld's layout, and the run summary.
+
+A run folder (``--out``) holds ``args.json`` (how the run was started) and one folder
+per task instance, ``<domain>/<task id>/``, with:
+
+- ``trajectory.json`` + ``step_NNN.png``: our trajectory, written by the agent loop;
+- ``result.json``: our record (status scored/skipped/error/invalid/interrupted, score,
+  agent ending, steps, latency, tokens, evaluator detail);
+- OSWorld's layout, derived from the trajectory after the run: ``result.txt``
+  (``f"{score}\\n"``, only for scored tasks, so OSWorld's resume rule "no result.txt =
+  not done" holds), ``traj.jsonl`` (one line per action: step_num, action_timestamp,
+  action, response, reward, done, info, screenshot_file) and ``step_N_<timestamp>.png``
+  (the screen *after* step N's actions, as OSWorld saves it; hard links, not copies).
+
+``summary.json`` and ``summary.md`` aggregate every ``result.json`` of the folder:
+success rate overall and per domain, mean score, mean steps, mean step latency and
+tokens. Errored and skipped tasks are counted but excluded from the rates (as
+AndroidWorld excludes episodes that raised).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.trajectory import Trajectory
+
+RESULT_FILE = "result.json"
+FINAL_SCREENSHOT = "final.png"
+DONE_STATUSES = ("scored", "skipped", "invalid")  # --resume keeps these; error/interrupted run again
+
+
+@dataclass
+class TaskRecord:
+    """What one task instance ended with (``result.json``)."""
+
+    task: dict
+    status: str  # scored | skipped | error | invalid | interrupted
+    score: float | None = None
+    success: bool | None = None
+    reason: str | None = None
+    instruction: str | None = None
+    agent: dict = field(default_factory=dict)  # status, reason, answer
+    steps: int = 0
+    seconds: float = 0.0
+    step_latency: float | None = None  # mean wall seconds per step
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    detail: dict = field(default_factory=dict)
+    phases: dict = field(default_factory=dict)  # seconds: env, setup, agent, evaluate, export, teardown
+    attempts: int = 1
+    timed_out: bool = False
+    started_at: float = 0.0
+    ended_at: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.task["id"]
+
+    @property
+    def domain(self) -> str:
+        return self.task.get("domain") or "default"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, ensure_ascii=False, default=str)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TaskRecord:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def task_dir(out: Path, domain: str, task_id: str) -> Path:
+    return out / _safe(domain) / _safe(task_id)
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.@+~-]+", "_", name).strip("._") or "_"
+
+
+def write_record(folder: Path, record: TaskRecord) -> None:
+    """result.json (atomically) and, for scored tasks, OSWorld's result.txt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write(folder / RESULT_FILE, record.to_json())
+    if record.status == "scored":
+        _atomic_write(folder / "result.txt", f"{record.score}\n")
+
+
+def read_record(folder: Path) -> TaskRecord | None:
+    try:
+        return TaskRecord.from_dict(json.loads((folder / RESULT_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def clear_task_dir(folder: Path) -> None:
+    """Remove a previous attempt (OSWorld's resume wipes unfinished task folders too)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def trajectory_stats(traj: Trajectory) -> dict[str, Any]:
+    """steps, mean step latency (wall seconds per step) and token totals of a trajectory."""
+    steps = traj.steps
+    lat = [s.ended_at - s.started_at for s in steps if s.ended_at and s.started_at]
+    return {
+        "steps": len(steps),
+        "step_latency": sum(lat) / len(lat) if lat else None,
+        "prompt_tokens": sum(s.usage.prompt_tokens for s in steps),
+        "completion_tokens": sum(s.usage.completion_tokens for s in steps),
+    }
+
+
+def export_osworld(folder: Path, traj: Trajectory, final_screenshot: Path | None) -> None:
+    """traj.jsonl and step_N_<timestamp>.png (the screen after step N) from our trajectory."""
+    lines = []
+    n = len(traj.steps)
+    for i, step in enumerate(traj.steps):
+        # The screen after step i is what step i+1 observed; after the last step, the final capture.
+        after = traj.steps[i + 1].screenshot if i + 1 < n else None
+        src = folder / after if after else final_screenshot
+        stamp = time.strftime("%Y%m%d@%H%M%S", time.localtime(step.ended_at or step.started_at))
+        stamp += f"{int(((step.ended_at or step.started_at) % 1) * 1e6):06d}"
+        shot_name = f"step_{step.index}_{stamp}.png"
+        if src is not None and src.is_file():
+            _link(src, folder / shot_name)
+        else:
+            shot_name = None
+        actions = step.actions or [None]
+        for j, rec in enumerate(actions):
+            last = i == n - 1 and j == len(actions) - 1
+            lines.append(json.dumps({
+                "step_num": step.index,
+                "action_timestamp": stamp,
+                "action": (rec.screen_action or rec.model_action) if rec else None,
+                "response": step.raw_text,
+                "reward": 0,
+                "done": last and traj.status != "running",
+                "info": {"error": rec.error} if rec and rec.error else ({"error": step.error} if step.error else {}),
+                "screenshot_file": shot_name,
+            }, ensure_ascii=False))
+    _atomic_write(folder / "traj.jsonl", "".join(line + "\n" for line in lines))
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+# ---------------------------------------------------------------------- summary
+
+
+def collect(out: Path) -> list[TaskRecord]:
+    """Every task record under a run folder, sorted by domain and id."""
+    records = []
+    for file in sorted(out.glob(f"*/*/{RESULT_FILE}")):
+        rec = read_record(file.parent)
+        if rec is not None:
+            records.append(rec)
+    return sorted(records, key=lambda r: (r.domain, r.id))
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def summarize(records: list[TaskRecord], meta: dict | None = None) -> dict:
+    """Counts, success rate and mean score overall and per domain, mean steps, latency, tokens."""
+    scored = [r for r in records if r.status == "scored"]
+
+    def block(rs: list[TaskRecord]) -> dict:
+        sc = [r for r in rs if r.status == "scored"]
+        succ = sum(1 for r in sc if r.success)
+        return {
+            "tasks": len(rs),
+            "scored": len(sc),
+            "success": succ,
+            "success_rate": succ / len(sc) if sc else None,
+            "mean_score": _mean([r.score or 0.0 for r in sc]),
+            "skipped": sum(1 for r in rs if r.status == "skipped"),
+            "errors": sum(1 for r in rs if r.status == "error"),
+            "invalid": sum(1 for r in rs if r.status == "invalid"),
+            "interrupted": sum(1 for r in rs if r.status == "interrupted"),
+        }
+
+    domains = sorted({r.domain for r in records})
+    latencies = [r.step_latency for r in scored if r.step_latency is not None]
+    return {
+        **(meta or {}),
+        "overall": block(records),
+        "per_domain": {d: block([r for r in records if r.domain == d]) for d in domains},
+        "mean_steps": _mean([float(r.steps) for r in scored]),
+        "mean_step_latency_s": _mean(latencies),
+        "mean_tokens": _mean([float(r.prompt_tokens + r.completion_tokens) for r in scored]),
+        "mean_task_seconds": _mean([r.seconds for r in scored]),
+        "tasks": [{"id": r.id, "domain": r.domain, "status": r.status, "score": r.score, "success": r.success,
+                   "steps": r.steps, "agent": r.agent.get("status"), "reason": r.reason} for r in records],
+    }
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _num(v: float | None, fmt: str = "{:.2f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def render_markdown(summary: dict) -> str:
+    o = summary["overall"]
+    lines = [
+        f"# {summary.get('suite', 'benchmark')} — {summary.get('model', '')}",
+        "",
+        f"Success rate **{_pct(o['success_rate'])}** ({o['success']}/{o['scored']} scored), "
+        f"mean score {_num(o['mean_score'], '{:.3f}')}; "
+        f"{o['skipped']} skipped, {o['errors']} errors, {o['invalid']} invalid, {o['interrupted']} interrupted.",
+        "",
+        f"Mean steps {_num(summary['mean_steps'])}, mean step latency {_num(summary['mean_step_latency_s'], '{:.3f}')} s, "
+        f"mean tokens {_num(summary['mean_tokens'], '{:.0f}')}, mean task time {_num(summary['mean_task_seconds'])} s.",
+        "",
+        "| domain | tasks | scored | success | success rate | mean score | skipped | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for d, b in summary["per_domain"].items():
+        lines.append(f"| {d} | {b['tasks']} | {b['scored']} | {b['success']} | {_pct(b['success_rate'])} | "
+                     f"{_num(b['mean_score'], '{:.3f}')} | {b['skipped']} | {b['errors']} |")
+    lines += ["", "| task | domain | status | score | steps | agent | note |", "|---|---|---|---:|---:|---|---|"]
+    for t in summary["tasks"]:
+        note = (t["reason"] or "").replace("|", "/").replace("\n", " ")[:120]
+        lines.append(f"| {t['id']} | {t['domain']} | {t['status']} | {_num(t['score'])} | {t['steps']} | "
+                     f"{t['agent'] or '-'} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_text(summary: dict) -> str:
+    """The summary printed at the end of `guiagent bench`."""
+    o = summary["overall"]
+    rows = [f"{summary.get('suite', 'benchmark')}: success {_pct(o['success_rate'])} ({o['success']}/{o['scored']})"
+            f"  mean score {_num(o['mean_score'], '{:.3f}')}"
+            f"  skipped {o['skipped']}  errors {o['errors']}  invalid {o['invalid']}  interrupted {o['interrupted']}",
+            f"  mean steps {_num(summary['mean_steps'])}  step latency {_num(summary['mean_step_latency_s'], '{:.3f}')} s"
+            f"  tokens {_num(summary['mean_tokens'], '{:.0f}')}"]
+    width = max((len(d) for d in summary["per_domain"]), default=6)
+    for d, b in summary["per_domain"].items():
+        rows.append(f"  {d:<{width}}  {_pct(b['success_rate']):>6}  ({b['success']}/{b['scored']})"
+                    + (f"  skipped {b['skipped']}" if b["skipped"] else "")
+                    + (f"  errors {b['errors']}" if b["errors"] else "")
+                    + (f"  invalid {b['invalid']}" if b["invalid"] else ""))
+    return "\n".join(rows)
+
+
+def write_summary(out: Path, meta: dict) -> dict:
+    summary = summarize(collect(out), meta)
+    _atomic_write(out / "summary.json", json.dumps(summary, indent=1, ensure_ascii=False, default=str))
+    _atomic_write(out / "summary.md", render_markdown(summary))
+    return summary
+
+
+__all__ = ["DONE_STATUSES", "TaskRecord", "clear_task_dir", "collect", "export_osworld", "read_record",
+           "render_markdown", "render_text", "summarize", "task_dir", "trajectory_stats", "write_record",
+           "write_summary"]

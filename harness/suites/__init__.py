@@ -1,0 +1,1 @@
+"""The suites shipped with guiagent: miniwob, simphone and desktop (`guiagent bench NAME`)."""

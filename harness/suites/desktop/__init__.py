@@ -1,0 +1,1 @@
+"""Desktop tasks in OSWorld format on an Xvfb display, with small Tk apps shipped here."""

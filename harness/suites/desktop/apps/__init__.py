@@ -1,0 +1,1 @@
+"""Small Tk apps the desktop suite launches (editor, form); each publishes its widget layout."""

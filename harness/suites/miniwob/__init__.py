@@ -1,0 +1,1 @@
+"""MiniWoB++ tasks from the `miniwob` package, in headless Chromium, seen as screenshots."""

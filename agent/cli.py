@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,17 +46,19 @@ def _screen(value: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _positive(value: str) -> int:
+def positive_int(value: str) -> int:
+    """argparse type: a positive integer."""
     if not value.isdigit() or int(value) <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
     return int(value)
 
 
-def _budget_args(p: argparse.ArgumentParser) -> None:
+def add_budget_args(p: argparse.ArgumentParser) -> None:
+    """--min-pixels / --max-pixels, the agent's pixel budget."""
     from model.image import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
-    p.add_argument("--min-pixels", type=_positive, default=DEFAULT_MIN_PIXELS, help="smallest model image area")
-    p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS, help="largest model image area")
+    p.add_argument("--min-pixels", type=positive_int, default=DEFAULT_MIN_PIXELS, help="smallest model image area")
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="largest model image area")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("instruction")
     run.add_argument("--env", required=True, help="desktop[:MONITOR] | android[:SERIAL]")
     run.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec (default {DEFAULT_MODEL})")
-    run.add_argument("--max-steps", type=_positive, default=15)
-    _budget_args(run)
+    run.add_argument("--max-steps", type=positive_int, default=15)
+    add_budget_args(run)
     run.add_argument("--out", help="trajectory directory (default runs/<timestamp>/)")
     run.add_argument("--dry-run", action="store_true", help="decide and record every action, execute none")
     run.add_argument("--history", default="text", help="history policy: text (default) or images:K")
@@ -78,18 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     out = run.add_mutually_exclusive_group()
     out.add_argument("--quiet", action="store_true", help="print only the final line")
     out.add_argument("--json", action="store_true", help="one JSON object per step on stdout")
-    _model_args(run)
+    add_model_args(run)
 
     prompt = sub.add_parser("prompt", help="print the exact text the model receives at step 1")
     prompt.add_argument("instruction")
     prompt.add_argument("--env", required=True, help="desktop | android")
     prompt.add_argument("--screen", required=True, type=_screen, help="WxH of the screen")
-    _budget_args(prompt)
+    add_budget_args(prompt)
 
     parse = sub.add_parser("parse", help="parse a model reply (stdin) into actions in screen coordinates")
     parse.add_argument("--env", required=True, help="desktop | android")
     parse.add_argument("--screen", required=True, type=_screen, help="WxH of the screen")
-    _budget_args(parse)
+    add_budget_args(parse)
 
     replay = sub.add_parser("replay", help="re-execute a recorded run's actions, no model")
     replay.add_argument("traj_dir")
@@ -100,26 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
     locate.add_argument("description")
     locate.add_argument("--env", required=True)
     locate.add_argument("--model", default=DEFAULT_MODEL)
-    _budget_args(locate)
-    _model_args(locate)
+    add_budget_args(locate)
+    add_model_args(locate)
 
     for name, (_, help_text) in DELEGATED.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Backend options shared by run, locate and bench."""
     p.add_argument("--temperature", type=float, help="sampling temperature (default greedy)")
     p.add_argument("--served-model", help="model name on an openai: server (default: what /v1/models lists)")
-    p.add_argument("--max-new-tokens", type=_positive, help="bound on generated tokens per step")
+    p.add_argument("--max-new-tokens", type=positive_int, help="bound on generated tokens per step")
     p.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="hf: weights dtype (default bf16 on CUDA)")
-    p.add_argument("--device", help="hf: device, e.g. cuda:0 or cpu (default: CUDA when present)")
+    p.add_argument("--hf-device", help="hf: torch device, e.g. cuda:0 or cpu (default: CUDA when present)")
     p.add_argument("--no-static-cache", dest="static_cache", action="store_false", default=None,
                    help="hf: use the dynamic KV cache (no compiled decode)")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `guiagent ... | head` ends quietly, like other tools
     if argv and argv[0] in DELEGATED:
         return _delegate(argv[0], argv[1:])
     try:
@@ -219,13 +225,16 @@ def _default_out(prefix: str = "") -> Path:
     return out
 
 
-def _open_model(spec: str, args):
+def open_model(spec: str, args, **extra):
+    """The backend `spec` names, with the model options of `add_model_args` (UsageError on bad specs)."""
+    from model.base import ModelError
     from model.spec import load_model
 
-    options = {k: v for k in ("temperature", "served_model", "max_new_tokens", "dtype", "device", "static_cache")
+    options = {k: v for k in ("temperature", "served_model", "max_new_tokens", "dtype", "static_cache")
                if (v := getattr(args, k, None)) is not None}
-    from model.base import ModelError
-
+    if getattr(args, "hf_device", None):
+        options["device"] = args.hf_device
+    options.update(extra)
     try:
         return load_model(spec, **options)
     except (ValueError, ModelError) as exc:
@@ -298,7 +307,7 @@ def cmd_run(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     # the model first: a bad spec or script file is reported before an env starts
-    model = _open_model(args.model, args)
+    model = open_model(args.model, args)
     try:
         env = _open_env(args.env)
     except BaseException:
@@ -372,7 +381,7 @@ def cmd_locate(args) -> int:
     from agent.loop import Agent
     from model.base import ModelError, ParseError
 
-    model = _open_model(args.model, args)
+    model = open_model(args.model, args)
     try:
         env = _open_env(args.env)
     except BaseException:

@@ -16,20 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-from agent.cli import UsageError
-
-EXIT_INTERRUPTED = 130
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise UsageError(f"{message} (see `guiagent bench --help`)")
-
-
-def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return int(value)
+from agent.cli import (
+    EXIT_INTERRUPTED,
+    CliParser,
+    UsageError,
+    add_budget_args,
+    add_model_args,
+    open_model,
+    positive_int,
+)
 
 
 def _seconds(value: str) -> float:
@@ -43,27 +38,23 @@ def _seconds(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from model.image import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
     from model.spec import DEFAULT_MODEL
 
-    p = _Parser(prog="guiagent bench", description="Run a task suite and report success rates.")
+    p = CliParser(prog="guiagent bench", description="Run a task suite and report success rates.")
     p.add_argument("suite", help="miniwob | simphone | desktop | PATH (folder or task file)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"oracle | hf:PATH_OR_ID | openai:BASE_URL | scripted:FILE (default {DEFAULT_MODEL})")
     p.add_argument("--tasks", help="comma-separated task names or instance ids (default: all)")
-    p.add_argument("--workers", type=_positive, default=1, help="parallel episodes, each with its own env")
+    p.add_argument("--workers", type=positive_int, default=1, help="parallel episodes, each with its own env")
     p.add_argument("--out", help="results folder (default runs/bench-<suite>-<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (default: the latest one)")
     p.add_argument("--timeout", type=_seconds, default=900.0, help="seconds per task (default 900)")
-    p.add_argument("--max-steps", type=_positive, help="override every task's step budget")
-    p.add_argument("--instances", type=_positive, help="seeded instances per templated task (default: the suite's)")
+    p.add_argument("--max-steps", type=positive_int, help="override every task's step budget")
+    p.add_argument("--instances", type=positive_int, help="seeded instances per templated task (default: the suite's)")
     p.add_argument("--device", help="android tasks: run on this adb serial instead of simulated phones (1 worker)")
     p.add_argument("--history", default="text", help="history policy: text (default) or images:K")
-    p.add_argument("--min-pixels", type=_positive, default=DEFAULT_MIN_PIXELS)
-    p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
-    p.add_argument("--temperature", type=float, help="sampling temperature (default greedy)")
-    p.add_argument("--served-model", help="model name on an openai: server")
-    p.add_argument("--max-new-tokens", type=_positive, help="bound on generated tokens per step")
+    add_budget_args(p)
+    add_model_args(p)
     p.add_argument("--list", action="store_true", help="list the tasks and exit")
     return p
 
@@ -74,15 +65,9 @@ def load_bench_model(spec: str, args: argparse.Namespace):
         from harness.oracle import OracleModel
 
         return OracleModel()
-    from model.base import ModelError
-    from model.spec import load_model
-
-    options = {k: v for k in ("temperature", "served_model", "max_new_tokens")
-               if (v := getattr(args, k, None)) is not None}
-    try:
-        return load_model(spec, **options)
-    except (ValueError, ModelError) as exc:
-        raise UsageError(str(exc)) from None
+    # one in-process model serves every worker: let it batch their concurrent steps
+    extra = {"max_batch": args.workers} if spec.startswith("hf:") else {}
+    return open_model(spec, args, **extra)
 
 
 def _out_dir(args: argparse.Namespace, suite_name: str) -> Path:

@@ -266,12 +266,42 @@ def render_text(summary: dict) -> str:
 
 
 def write_summary(out: Path, meta: dict) -> dict:
-    summary = summarize(collect(out), meta)
+    records = collect(out)
+    summary = summarize(records, meta)
     _atomic_write(out / "summary.json", json.dumps(summary, indent=1, ensure_ascii=False, default=str))
     _atomic_write(out / "summary.md", render_markdown(summary))
+    write_index(out, records, summary)
     return summary
 
 
+def write_report(folder: Path) -> None:
+    """The task's HTML run report (``report.html``); a report that fails never fails the task."""
+    from agent.report import render_report
+
+    try:
+        render_report(folder, folder / "report.html")
+    except Exception as exc:  # noqa: BLE001 - the trajectory is still there to view later
+        (folder / "report-error.txt").write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
+
+
+def write_index(out: Path, records: list[TaskRecord], summary: dict) -> Path:
+    """``index.html``: the suite summary and one row per task, linking its report."""
+    from agent.report import render_index
+
+    entries = []
+    for r in records:
+        report = task_dir(out, r.domain, r.id) / "report.html"
+        entries.append({"id": r.id, "status": "success" if r.success else r.status, "score": r.score,
+                        "steps": r.steps, "seconds": r.seconds, "reason": r.reason, "instruction": r.instruction,
+                        "report": report if report.exists() else None})
+    overall = summary["overall"]
+    facts = {k: v for k, v in summary.items() if isinstance(v, (str, int, float)) and not k.startswith("mean")}
+    facts.update({"success rate": _pct(overall["success_rate"]), "scored": overall["scored"],
+                  "skipped": overall["skipped"], "errors": overall["errors"],
+                  "mean steps": _num(summary["mean_steps"])})
+    return render_index(entries, facts, out / "index.html")
+
+
 __all__ = ["DONE_STATUSES", "TaskRecord", "clear_task_dir", "collect", "export_osworld", "read_record",
-           "render_markdown", "render_text", "summarize", "task_dir", "trajectory_stats", "write_record",
-           "write_summary"]
+           "render_markdown", "render_text", "summarize", "task_dir", "trajectory_stats", "write_index",
+           "write_record", "write_report", "write_summary"]

@@ -365,6 +365,7 @@ class Runner:
             rec = self._finish(task, folder, result, "scored", outcome.score, instruction, outcome.detail,
                                timed_out.is_set())
             results.export_osworld(folder, result.trajectory, final)
+            results.write_report(folder)
             phase("export")
             rec.phases = phases
             return rec

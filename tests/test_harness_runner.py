@@ -100,6 +100,11 @@ def test_desktop_oracle_run_and_a_model_that_gives_wrong_endings(tmp_path):
     assert bench(["desktop", "--model", "oracle", "--tasks", tasks, "--out", str(out)]) == 0
     s = _summary(out)
     assert s["overall"]["success"] == 3, s["tasks"]
+    # one HTML report per task, and an index linking each of them
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for task_id in tasks.split(","):
+        report = next(out.glob(f"*/{task_id}/report.html"))
+        assert f'href="{report.relative_to(out).as_posix()}"' in index
     # A scripted model: "done" at once on the infeasible task, FAIL on a feasible one -> both score 0.
     script = tmp_path / "replies.json"
     script.write_text(json.dumps([

@@ -1,0 +1,28 @@
+"""The benchmark scripts run and print their tables (their numbers are measured by hand, not asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fixtures.desktop import needs_xvfb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(*args: str) -> str:
+    p = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    return p.stdout
+
+
+def test_gpu_step_tiny_runs_on_the_cpu():
+    out = bench("benchmarks/gpu_step.py", "--tiny", "--episodes", "2", "--repeats", "1")
+    assert "tiny 1920x1080" in out and "step cookbook/hf" in out and "batched vs one after another" in out
+
+
+def test_step_overhead_runs_on_its_own_xvfb():
+    needs_xvfb()
+    out = bench("benchmarks/step_overhead.py", "--steps", "5")
+    assert "overhead (wall-infer-settle)" in out and "PNG compress_level=1" in out

@@ -8,6 +8,7 @@ interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -250,6 +251,22 @@ def _open_env(spec: str):
         raise UsageError(str(exc)) from None
 
 
+@contextlib.contextmanager
+def _model_and_env(args):
+    """Open the model, then the env (so a bad spec or script file is reported before an env starts); close both."""
+    model = open_model(args.model, args)
+    try:
+        env = _open_env(args.env)
+    except BaseException:
+        model.close()
+        raise
+    try:
+        yield model, env
+    finally:
+        env.close()
+        model.close()
+
+
 def _confirm_callback(args):
     from agent.guard import deny_all
 
@@ -296,38 +313,25 @@ def cmd_run(args) -> int:
     from agent.guard import Guard, Policy
     from agent.loop import Agent
     from agent.progress import Progress
+    from model.base import parse_policy
 
     budget = _budget(args)
-    space = _space(args.env)
+    _space(args.env)  # a malformed env spec is reported before anything starts
     try:
         policy = Policy.load(args.policy) if args.policy else Policy()
-        from model.qwen25vl.prompt import parse_policy
-
         parse_policy(args.history)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    # the model first: a bad spec or script file is reported before an env starts
-    model = open_model(args.model, args)
-    try:
-        env = _open_env(args.env)
-    except BaseException:
-        model.close()
-        raise
     mode = "quiet" if args.quiet else "json" if args.json else "lines"
     out = Path(args.out) if args.out else _default_out()
-    try:
+    with _model_and_env(args) as (model, env):
         agent = Agent(
             model, env, budget=budget, max_steps=args.max_steps, history=args.history, out_dir=out,
             callbacks=[Progress(mode)], guard=Guard(policy, _confirm_callback(args)), dry_run=args.dry_run,
-            model_spec=args.model, env_spec=args.env, answer=False,
+            model_spec=args.model, env_spec=args.env,
         )
-        if env.space != space:
-            raise UsageError(f"env {args.env!r} uses {env.space}, expected {space}")
         with _Signals(agent):
             result = agent.run(args.instruction)
-    finally:
-        env.close()
-        model.close()
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     return 0 if result.success else 1
@@ -381,21 +385,12 @@ def cmd_locate(args) -> int:
     from agent.loop import Agent
     from model.base import ModelError, ParseError
 
-    model = open_model(args.model, args)
-    try:
-        env = _open_env(args.env)
-    except BaseException:
-        model.close()
-        raise
-    try:
-        agent = Agent(model, env, budget=_budget(args))
-        x, y = agent.locate(args.description)
-    except (ParseError, ModelError) as exc:
-        print(f"guiagent locate: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        env.close()
-        model.close()
+    with _model_and_env(args) as (model, env):
+        try:
+            x, y = Agent(model, env, budget=_budget(args)).locate(args.description)
+        except (ParseError, ModelError) as exc:
+            print(f"guiagent locate: {exc}", file=sys.stderr)
+            return 1
     print(f"{x} {y}")
     return 0
 

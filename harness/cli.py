@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     from harness.results import render_text
     from harness.runner import RunError, Runner, RunOptions
     from harness.tasks import InvalidTask, TaskFileError, load_suite
+    from model.base import parse_policy
     from model.image import PixelBudget
-    from model.qwen25vl.prompt import parse_policy
 
     try:
         budget = PixelBudget(min_pixels=args.min_pixels, max_pixels=args.max_pixels)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from model.image import PixelBudget
 
@@ -45,16 +45,16 @@ class ImagePart(BaseModel):
     image: Any = Field(description="PIL.Image.Image as captured")
     size: tuple[int, int] = Field(description="(width, height) the model sees; what the tool description states")
 
+    _resized: Any = PrivateAttr(default=None)
+
     def resized(self) -> Image:
-        """The image at `size` (bicubic, as the Qwen2.5-VL processor resizes)."""
-        cached = self.__dict__.get("_resized")
-        if cached is None:
+        """The image at `size` (bicubic, as the Qwen2.5-VL processor resizes); computed once."""
+        if self._resized is None:
             from PIL import Image as PILImage
 
-            cached = self.image if self.image.size == tuple(self.size) else self.image.resize(
+            self._resized = self.image if self.image.size == tuple(self.size) else self.image.resize(
                 tuple(self.size), PILImage.Resampling.BICUBIC)
-            self.__dict__["_resized"] = cached
-        return cached
+        return self._resized
 
 
 class Message(BaseModel):
@@ -177,3 +177,12 @@ class Model:
     def close(self) -> None:
         """Release resources (GPU memory, HTTP sessions)."""
 
+
+def parse_policy(policy: str) -> int:
+    """Number of prior screenshots a history policy keeps: ``text`` -> 0, ``images:K`` -> K."""
+    if policy == "text":
+        return 0
+    name, _, k = policy.partition(":")
+    if name == "images" and k.isdigit() and int(k) > 0:
+        return int(k)
+    raise ValueError(f"unknown history policy {policy!r}; use 'text' or 'images:K' (K >= 1)")

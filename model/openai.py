@@ -257,7 +257,7 @@ class OpenAIModel(Model):
         """Before step 1: the model exists, a typical prompt fits, and the server takes the images we send."""
         from PIL import Image
 
-        from model.qwen25vl.prompt import parse_policy
+        from model.base import parse_policy
 
         self.resolve_model()
         images = parse_policy(policy) + 1

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from model.base import HistoryItem, ImagePart
+from model.base import HistoryItem, ImagePart, parse_policy
 from model.qwen25vl import Qwen25VL
-from model.qwen25vl.prompt import build_messages, parse_policy, render, tool_function
+from model.qwen25vl.prompt import build_messages, render, tool_function
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "qwen25vl-formats.md"

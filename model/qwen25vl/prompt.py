@@ -6,7 +6,7 @@ import functools
 import json
 from typing import TYPE_CHECKING
 
-from model.base import HistoryItem, ImagePart, Message, TextPart
+from model.base import HistoryItem, ImagePart, Message, TextPart, parse_policy
 from model.qwen25vl.template import (
     ARGS_FORMAT,
     CHAT_TEMPLATE,
@@ -61,16 +61,6 @@ def user_text(instruction: str, space: ActionSpace, calls: list[str], feedback: 
     for note in feedback or ():
         text += "\n" + note
     return text
-
-
-def parse_policy(policy: str) -> int:
-    """Number of prior screenshots a history policy keeps: ``text`` -> 0, ``images:K`` -> K."""
-    if policy == "text":
-        return 0
-    name, _, k = policy.partition(":")
-    if name == "images" and k.isdigit() and int(k) > 0:
-        return int(k)
-    raise ValueError(f"unknown history policy {policy!r}; use 'text' or 'images:K' (K >= 1)")
 
 
 def build_messages(

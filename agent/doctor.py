@@ -525,9 +525,8 @@ def check_openai_model(url: str) -> list[CheckResult]:
         return [r("endpoint", "FAIL", f"openai:{base} answers but lists no model", "load a model on the server")]
     out = [r("endpoint", "OK", f"openai:{base} serves {len(entries)} model{'s' if len(entries) != 1 else ''}: "
              + ", ".join(str(e["id"]) for e in entries[:8]))]
-    # One 1920x1080 screenshot at the default pixel budget: a Qwen2.5-VL image token covers 28x28 pixels.
-    w, h = PixelBudget().model_size(1920, 1080)
-    per_image = w * h // 784
+    # One 1920x1080 screenshot at the default pixel budget.
+    per_image = PixelBudget().image_tokens(1920, 1080)
     for e in entries[:8]:
         mml = e.get("max_model_len") or e.get("context_length")
         if not isinstance(mml, (int, float)) or mml <= 0:

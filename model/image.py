@@ -32,10 +32,20 @@ class PixelBudget(BaseModel):
             raise ValueError(f"max_pixels must be at least {FACTOR * FACTOR}")
         return self
 
+    def image_tokens(self, width: int, height: int) -> int:
+        """Vision tokens for a `width` x `height` capture: one per 28x28 patch of the model image."""
+        w, h = self.model_size(width, height)
+        return image_tokens(w, h)
+
     def model_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the image the model sees for a `width` x `height` capture."""
         h, w = smart_resize(height, width, FACTOR, self.min_pixels, self.max_pixels)
         return w, h
+
+
+def image_tokens(model_width: int, model_height: int) -> int:
+    """Vision tokens of a model image already at a smart_resize size (14x14 patches merged 2x2)."""
+    return model_width * model_height // (FACTOR * FACTOR)
 
 
 def _smart_resize_reference(

@@ -31,6 +31,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from model.base import Completion, ImagePart, Message, Model, ModelError, RequestContext, TextPart, Usage
+from model.image import FACTOR, image_tokens
 
 if TYPE_CHECKING:
     from tools.actions import ActionSpace
@@ -263,14 +264,14 @@ class OpenAIModel(Model):
         images = parse_policy(policy) + 1
         w, h = _TYPICAL_SCREENS.get(space, (1920, 1080))
         mw, mh = self.image_size(w, h)
-        need = images * (mw * mh // 784 + 2) + _SYSTEM_PROMPT_TOKENS + self.max_new_tokens
+        need = images * (image_tokens(mw, mh) + 2) + _SYSTEM_PROMPT_TOKENS + self.max_new_tokens
         if self.max_model_len is not None:
             if need > self.max_model_len:
                 raise ModelError(
                     f"openai:{self.base_url}: max_model_len is {self.max_model_len} but a {w}x{h} screen with history "
                     f"policy {policy!r} needs about {need} tokens ({images} image(s) of {mw}x{mh}); restart the "
                     f"server with --max-model-len {_round_up(need, 4096)}, lower --max-pixels or use --history text")
-            worst = images * (self.budget.max_pixels // 784 + 2) + _SYSTEM_PROMPT_TOKENS + self.max_new_tokens
+            worst = images * (self.budget.max_pixels // (FACTOR * FACTOR) + 2) + _SYSTEM_PROMPT_TOKENS + self.max_new_tokens
             if worst > self.max_model_len:
                 log.warning("openai:%s: max_model_len %d fits a %dx%d screen but not the largest image the pixel "
                             "budget allows (%d tokens); very large screens may be rejected", self.base_url,
@@ -312,7 +313,7 @@ class OpenAIModel(Model):
         if reason == "stop" and text.count("<tool_call>") > text.count("</tool_call>"):
             text += "</tool_call>"  # servers drop the matched stop string
         usage = data.get("usage") or {}
-        image_tokens = sum(p.size[0] * p.size[1] // 784 for m in messages for p in m.images())
+        n_image_tokens = sum(image_tokens(*p.size) for m in messages for p in m.images())
         timings = {"encode": t1 - t0, "request": t2 - t1}
         server = data.get("timings")  # llama.cpp-style servers report their own phases (ms)
         if isinstance(server, dict):
@@ -321,7 +322,7 @@ class OpenAIModel(Model):
                     timings[ours] = float(server[theirs]) / 1000.0
         return Completion(
             text=text,
-            usage=Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), image_tokens=image_tokens,
+            usage=Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), image_tokens=n_image_tokens,
                         completion_tokens=int(usage.get("completion_tokens") or 0)),
             timings=timings,
             finish_reason="length" if reason == "length" else "stop",

@@ -166,11 +166,11 @@ def _budget(args):
 
 
 def _space(env: str) -> str:
-    from envs import space_of
+    from envs import EnvError, space_of
 
     try:
         return space_of(env)
-    except ValueError as exc:
+    except (ValueError, EnvError) as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -215,6 +215,16 @@ def cmd_parse(args) -> int:
         return 1
     print(json.dumps(actions, ensure_ascii=False))
     return 0
+
+
+def _out_dir(args, prefix: str = "") -> Path:
+    """--out, or runs/<prefix><timestamp>/, created now so an unusable path is a usage error."""
+    out = Path(args.out) if args.out else _default_out(prefix)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the run directory ({exc.strerror or exc})") from None
+    return out
 
 
 def _default_out(prefix: str = "") -> Path:
@@ -323,7 +333,7 @@ def cmd_run(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     mode = "quiet" if args.quiet else "json" if args.json else "lines"
-    out = Path(args.out) if args.out else _default_out()
+    out = _out_dir(args)
     with _model_and_env(args) as (model, env):
         agent = Agent(
             model, env, budget=budget, max_steps=args.max_steps, history=args.history, out_dir=out,
@@ -351,7 +361,7 @@ def cmd_replay(args) -> int:
         raise UsageError(str(exc)) from None
     meta = recorded.meta
     env = _open_env(args.env)
-    out = Path(args.out) if args.out else _default_out("replay-")
+    out = _out_dir(args, "replay-")
     try:
         agent = Agent(
             model, env, budget=PixelBudget(min_pixels=meta.min_pixels, max_pixels=meta.max_pixels),

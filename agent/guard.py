@@ -7,7 +7,7 @@ confirm-before rules, configurable in a TOML file (``--policy FILE``)::
     max_steps = 30
     max_seconds = 600
     max_tokens = 200000
-    deny_keys = ["ctrl+alt+delete", "super+l"]
+    deny_keys = ["ctrl+q", "alt+f4"]      # added to the built-in lock/log-out/power chords
     deny_apps = ["com.android.vending"]
     confirm_text = ["(?i)password", "rm -rf"]
     confirm_apps = ["Bank*"]
@@ -49,7 +49,7 @@ class Policy(BaseModel):
     max_steps: int | None = Field(default=None, gt=0, description="lowers the run's step limit")
     max_seconds: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
-    deny_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_DENY_KEYS))
+    deny_keys: list[str] = Field(default_factory=list, description="chords denied on top of DEFAULT_DENY_KEYS")
     deny_apps: list[str] = Field(default_factory=list, description="glob patterns on app label or package")
     confirm_text: list[str] = Field(default_factory=list, description="regexes on typed text")
     confirm_apps: list[str] = Field(default_factory=list, description="glob patterns on app label or package")
@@ -112,8 +112,10 @@ class Guard:
     def __init__(self, policy: Policy | None = None, confirm: Confirm = deny_all) -> None:
         self.policy = policy or Policy()
         self.confirm = confirm
-        self._deny_chords = {_chord(k) for k in self.policy.deny_keys}
-        self._deny_codes = {c for k in self.policy.deny_keys if "+" not in k and (c := _android_code(k)) is not None}
+        # A policy adds to the built-in list: naming one more chord must not unprotect ctrl+alt+delete.
+        keys = DEFAULT_DENY_KEYS + self.policy.deny_keys
+        self._deny_chords = {_chord(k) for k in keys}
+        self._deny_codes = {c for k in keys if "+" not in k and (c := _android_code(k)) is not None}
 
     def check(self, action: Action) -> Decision:
         """The policy's verdict on one action (before any confirmation is asked)."""

@@ -118,7 +118,7 @@ class Agent:
         self._stop_requested: str | None = None
         self.model.configure(self.budget)
         # validate the policy name now, not at step 1
-        from model.qwen25vl.prompt import parse_policy
+        from model.base import parse_policy
 
         parse_policy(history)
 
@@ -356,6 +356,10 @@ class Agent:
         except EnvError as exc:
             rec.error = f"Action failed: {exc}"
             return rec, _Stop(_env_status(exc), str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug in the env: end the run, but keep this step on record
+            log.exception("the env failed to execute %s", rec.model_action.get("action"))
+            rec.error = f"Action failed: {type(exc).__name__}: {exc}"
+            return rec, _Stop("error", rec.error.removeprefix("Action failed: "))
         finally:
             d["execute"] += time.perf_counter() - t
         return rec, None

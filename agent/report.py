@@ -220,11 +220,11 @@ def action_marks(records: list[ActionRecord], frame: Frame | None,
 
 
 def _decision_word(rec: ActionRecord) -> str:
-    if rec.decision == "dry-run":
+    if rec.decision.startswith("dry-run"):
         return "dry run"
     if rec.decision.startswith("deny"):
         return "denied"
-    if rec.decision == "confirm-no":
+    if rec.decision.startswith("confirm-no"):
         return "declined"
     return "failed" if rec.error else "not executed"
 
@@ -276,7 +276,7 @@ def _seconds(v: float) -> str:
 
 
 def _tone(rec: ActionRecord) -> str:
-    if rec.error or rec.decision.startswith("deny") or rec.decision == "confirm-no":
+    if rec.error or rec.decision.startswith(("deny", "confirm-no")):
         return "bad"
     if not rec.executed:
         return "warn"

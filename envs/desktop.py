@@ -197,13 +197,21 @@ class DesktopEnv(Env):
         return self._call_mss(lambda s: s.grab(self._region))
 
     def _call_mss(self, fn: Any) -> Any:
-        try:
-            return fn(self._sct())
-        except EnvError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - mss raises ScreenShotError and ctypes/xcb errors alike
-            raise EnvError(f"screen capture failed on display {self.display!r} ({exc}); "
-                           "the X server is gone or refuses capture", reason="display_lost") from None
+        # One retry on a fresh handle while the X server is alive: a capture can fail transiently
+        # (a broken connection); a dead display fails at once.
+        for attempt in range(2):
+            try:
+                return fn(self._sct())
+            except EnvError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - mss raises ScreenShotError and ctypes/xcb errors alike
+                if attempt == 0 and _display_alive(self.display):
+                    self._local.sct = None
+                    time.sleep(0.05)
+                    continue
+                raise EnvError(f"screen capture failed on display {self.display!r} ({exc}); "
+                               "the X server is gone or refuses capture", reason="display_lost") from None
+        raise AssertionError("unreachable")
 
     def _sct(self) -> Any:
         # One mss handle per thread: older mss versions must not share one across threads.
@@ -310,6 +318,8 @@ class DesktopEnv(Env):
         text = action.text
         if not text:
             return
+        if "\x00" in text:
+            raise ActionError("the text contains a NUL character, which no keyboard can type; leave it out")
         if all(c in _PYAUTOGUI_TEXT and c not in self._untypable for c in text):
             self._pg.write(text, interval=0)
         else:

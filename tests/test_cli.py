@@ -93,3 +93,13 @@ def test_help_needs_no_heavy_imports():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_unusable_out_dir_is_a_one_line_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    replies = tmp_path / "r.json"
+    replies.write_text("[]")
+    p = guiagent("run", "x", "--env", f"replay:{ROOT / 'tests/data/desktop_run'}", "--model", f"scripted:{replies}",
+                 "--out", str(tmp_path / "file" / "out"))
+    assert p.returncode == 2
+    assert "cannot create the run directory" in one_line_error(p)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from model.image import PixelBudget, _smart_resize_reference, smart_resize
 from tools.actions import Click, LeftClick
-from tools.frame import Frame, OutOfFrame, ScreenSpace, Screenshot
+from tools.frame import Frame, OutOfFrame, Screenshot, ScreenSpace
 
 
 @pytest.mark.parametrize(("screen", "budget", "expected"), [

@@ -202,3 +202,12 @@ def test_mobile_prompt_history_is_the_cookbook_step_list(tmp_path):
         "The user query:  Open the file manager app\nTask progress (You have done the following operation on the "
         'current device): Step 1: {"name": "mobile_use", "arguments": {"action": "open", "text": "File Manager"}}; ')
     assert env.executed[1] == {"action": "click", "coordinate": [925, 405]}
+
+
+def test_policy_deny_keys_add_to_the_built_in_chords():
+    guard = Guard(Policy(deny_keys=["ctrl+q"]))
+    from tools.actions import Key
+
+    assert guard.check(Key(keys=["ctrl", "q"])).verdict == "deny"
+    assert guard.check(Key(keys=["ctrl", "alt", "Delete"])).verdict == "deny"
+    assert guard.check(Key(keys=["ctrl", "c"])).verdict == "allow"

@@ -20,6 +20,9 @@ from tools.definitions import action_names, function_for
 
 MAX_REPLY_CHARS = 200_000
 MAX_CALLS = 10
+# Characters brace-matched per block, in all: restarting the match at every "{" of a reply made
+# of braces would cost O(n^2) (minutes for 50k braces); this bounds it to well under a second.
+MAX_SCAN_CHARS = 2_000_000
 _TAIL_TOKENS = ("<|im_end|>", "<|endoftext|>")
 # OSWorld's agent notes that some Qwen outputs use these in place of the XML tags.
 _OPEN_TAGS = ("<tool_call>", "⚗")
@@ -107,8 +110,10 @@ def _decode_all(block: str) -> list[Any]:
     """Every top-level JSON object in `block` (brace-matched, string-aware)."""
     out: list[Any] = []
     i = 0
-    while (start := block.find("{", i)) >= 0:
+    budget = MAX_SCAN_CHARS
+    while budget > 0 and (start := block.find("{", i)) >= 0:
         end = _match_brace(block, start)
+        budget -= end - start
         raw = block[start:end]
         value = _loads(raw)
         if isinstance(value, dict) and ("name" in value or "action" in value or "arguments" in value):

@@ -21,7 +21,7 @@ from agent.callbacks import Callback
 from agent.guard import Guard
 from agent.trajectory import ActionRecord, Recorder, RunMeta, Status, StepRecord, Trajectory, package_versions
 from envs.base import ActionError, EnvError
-from model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext
+from model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext, parse_policy
 from model.image import PixelBudget
 from tools.actions import MAX_WAIT_SECONDS, Action, Answer, Terminate, Wait, action_to_dict
 from tools.frame import Frame, OutOfFrame
@@ -117,10 +117,7 @@ class Agent:
         self.env_spec = env_spec or env.name
         self._stop_requested: str | None = None
         self.model.configure(self.budget)
-        # validate the policy name now, not at step 1
-        from model.base import parse_policy
-
-        parse_policy(history)
+        parse_policy(history)  # a bad policy name fails now, not at step 1
 
     # ------------------------------------------------------------------ public API
 
@@ -198,9 +195,6 @@ class Agent:
 
     # ------------------------------------------------------------------ internals
 
-    def _observe(self) -> Screenshot:
-        return self.env.observe()
-
     def _step(self, state: _RunState, shot: Screenshot, recorder: Recorder | None, traj: Trajectory) -> Screenshot:
         state.index += 1
         step = StepRecord(index=state.index, started_at=time.time(), feedback=[])
@@ -265,7 +259,7 @@ class Agent:
             step.actions.append(rec)
             for cb in self.callbacks:
                 cb.on_action(state.index, rec)
-            if rec.executed or rec.decision == "dry-run":
+            if rec.executed or rec.decision.startswith("dry-run"):
                 executed.append(call.call_json)
                 acted = acted or not isinstance(call.action, (Wait, Terminate, Answer))
             if rec.error:
@@ -396,7 +390,7 @@ class Agent:
 
     def _timed_observe(self, state: _RunState) -> Screenshot:
         t = time.perf_counter()
-        shot = self._observe()
+        shot = self.env.observe()
         # an env that settles by itself reports the wait; it counts as settle, not capture
         state.capture_time_in_settle += time.perf_counter() - t - float(shot.meta.get("settle_s", 0.0))
         return shot

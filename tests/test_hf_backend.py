@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -308,3 +311,25 @@ def test_load_model_passes_only_hf_options(tiny_checkpoint):
     model = load_model(f"hf:{tiny_checkpoint}", temperature=0.5, max_new_tokens=7, served_model="ignored")
     assert (model.temperature, model.max_new_tokens, model.spec) == (0.5, 7, f"hf:{tiny_checkpoint}")
     model.close()
+
+
+def test_cli_run_with_the_tiny_checkpoint_on_cpu(tiny_checkpoint, tmp_path):
+    """`guiagent run --model hf:DIR` loads real files through from_pretrained and runs the loop to an ending."""
+    from agent.trajectory import load_trajectory
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    p = subprocess.run([sys.executable, "-m", "agent.cli", "run", "Click the text field", "--env",
+                        f"replay:{root / 'tests/data/desktop_run'}", "--model", f"hf:{tiny_checkpoint}",
+                        "--max-steps", "2", "--max-new-tokens", "16", "--max-pixels", "200000", "--out", str(out)],
+                       capture_output=True, text=True, cwd=root, timeout=600,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert p.returncode == 1, p.stdout + p.stderr  # random weights do not finish the task
+    assert "Traceback" not in p.stderr
+    traj = load_trajectory(out)
+    assert traj.status in ("max_steps", "parse_errors", "stalled") and len(traj.steps) == 2
+    first = traj.steps[0]
+    mw, mh = first.frame.model_size
+    assert first.usage.image_tokens == mw * mh // 784 and first.usage.prompt_tokens > first.usage.image_tokens
+    assert 0 < first.usage.completion_tokens <= 16
+    assert set(first.model_timings) >= {"preprocess", "prefill", "decode"}

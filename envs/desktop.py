@@ -90,6 +90,7 @@ class DesktopEnv(Env):
         max_scroll_clicks: int = 50,
         drag_duration: float = 0.2,
         type_delay_ms: int = 5,
+        text_input: str = "auto",
     ) -> None:
         if pixels_per_click <= 0:
             raise ValueError("pixels_per_click must be positive")
@@ -102,6 +103,9 @@ class DesktopEnv(Env):
         self.max_scroll_clicks = max_scroll_clicks
         self.drag_duration = drag_duration
         self.type_delay_ms = type_delay_ms
+        if text_input not in ("auto", "xdotool", "clipboard"):
+            raise ValueError(f"text_input must be auto, xdotool or clipboard, not {text_input!r}")
+        self.text_input = text_input
 
         self._x11 = sys.platform.startswith("linux")
         self.display = os.environ.get("DISPLAY", "")
@@ -123,7 +127,8 @@ class DesktopEnv(Env):
 
         monitors = self._call_mss(lambda s: s.monitors)
         self.monitors: list[dict] = [dict(m) for m in monitors]
-        index = 0 if monitor is None else monitor
+        # default: the primary monitor (mss index 1); 0 is the whole virtual screen
+        index = (1 if len(monitors) > 1 else 0) if monitor is None else monitor
         if not isinstance(index, int) or not 0 <= index < len(self.monitors):
             listing = "; ".join(f"{i} = {_geom(m)}" + (" (all monitors)" if i == 0 else "")
                                 for i, m in enumerate(self.monitors))
@@ -322,12 +327,31 @@ class DesktopEnv(Env):
             raise ActionError("the text contains a NUL character, which no keyboard can type; leave it out")
         if all(c in _PYAUTOGUI_TEXT and c not in self._untypable for c in text):
             self._pg.write(text, interval=0)
+        elif self.text_input == "clipboard" or (
+                self.text_input == "auto" and not (self._x11 and shutil.which("xdotool"))):
+            self._paste(text)
         else:
             self._xdotool_type(text)
 
+    def _paste(self, text: str) -> None:
+        # pyautogui drops what it has no key for; where xdotool cannot type it, the text goes
+        # through the clipboard and a paste chord (the application sees one paste, not keys).
+        copy = _clipboard_command()
+        if copy is None:
+            hint = XDOTOOL_INSTALL_HINT if self._x11 else "no clipboard tool was found"
+            raise ActionError(f"typing non-ASCII text needs xdotool or a clipboard tool (xclip/xsel); {hint}")
+        try:
+            # No pipes but stdin: xclip forks a child that keeps serving the selection, and a
+            # captured stdout/stderr would wait for that child to exit.
+            res = subprocess.run(copy, input=text.encode("utf-8"), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ActionError(f"copying the text to the clipboard failed: {exc}") from None
+        if res.returncode != 0:
+            raise ActionError(f"copying the text to the clipboard failed ({copy[0]} exit status {res.returncode})")
+        self._pg.hotkey("command" if sys.platform == "darwin" else "ctrl", "v")
+
     def _xdotool_type(self, text: str) -> None:
-        if not self._x11:
-            raise ActionError("typing non-ASCII text is only supported on X11 (through xdotool)")
         exe = shutil.which("xdotool")
         if exe is None:
             raise ActionError(f"typing non-ASCII text needs xdotool, which is not installed; {XDOTOOL_INSTALL_HINT}")
@@ -460,6 +484,20 @@ def _import_pyautogui(display: str | None) -> Any:
 def _display_key(name: str) -> str:
     host, _, rest = name.partition(":")
     return f"{host}:{rest.split('.')[0]}"
+
+
+def _clipboard_command() -> list[str] | None:
+    """A command that copies its UTF-8 stdin to the clipboard on this platform, if one exists."""
+    if sys.platform == "darwin":
+        return ["pbcopy"]
+    if sys.platform == "win32":
+        return ["powershell", "-NoProfile", "-Command",
+                "[Console]::InputEncoding = [Text.Encoding]::UTF8; Set-Clipboard -Value ([Console]::In.ReadToEnd())"]
+    if shutil.which("xclip"):
+        return ["xclip", "-selection", "clipboard", "-in"]
+    if shutil.which("xsel"):
+        return ["xsel", "--clipboard", "--input"]
+    return None
 
 
 def _display_alive(display: str) -> bool:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -227,6 +229,45 @@ def test_type_non_ascii_without_xdotool_says_how_to_install(env, tk_app, monkeyp
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ActionError, match=r"needs xdotool.*apt install xdotool"):
         env.execute(Type(text="héllo"))
+
+
+def pasted(tk_app, tries: int = 50) -> tuple[str, list[str]]:
+    """The Entry's text once a paste has landed, and the keysyms pressed meanwhile. Tk fetches the
+    selection in a nested event loop, so the first read may come before the insert (a bounded
+    wait, not a timing assertion)."""
+    text, keys = "", []
+    for _ in range(tries):
+        keys += [e["keysym"] for e in tk_app.sync() if e["type"] == "key"]
+        if text := tk_app.entry_text():
+            break
+        time.sleep(0.02)
+    keys += [e["keysym"] for e in tk_app.sync() if e["type"] == "key"]
+    return text, keys
+
+
+def _needs_xclip() -> str:
+    exe = shutil.which("xclip")
+    if exe is None:
+        pytest.skip("needs xclip (apt install xclip)")
+    return exe
+
+
+def test_type_non_ascii_through_the_clipboard(xvfb, tk_app):
+    _needs_xclip()
+    env = DesktopEnv(settle=False, failsafe=False, text_input="clipboard")
+    try:
+        text = "héllo wörld ✓ 你好 $(echo hi)"
+        env.execute(Type(text=text))
+        assert pasted(tk_app) == (text, ["Control_L", "v"])  # one paste chord, not keystrokes
+    finally:
+        env.close()
+
+
+def test_without_xdotool_auto_falls_back_to_the_clipboard(env, tk_app, monkeypatch, tmp_path):
+    (tmp_path / "xclip").symlink_to(_needs_xclip())
+    monkeypatch.setenv("PATH", str(tmp_path))
+    env.execute(Type(text="naïve café"))
+    assert pasted(tk_app)[0] == "naïve café"
 
 
 def test_wait_and_terminate_never_reach_the_env(env):

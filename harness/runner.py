@@ -91,6 +91,9 @@ class _Pending:
             return self._tasks.pop(0)
 
 
+_STARTING = threading.Lock()
+
+
 class _Worker:
     """One worker thread's envs (a sandbox per env kind) and its running agent."""
 
@@ -110,7 +113,10 @@ class _Worker:
             from harness.sandbox import open_sandbox
 
             try:
-                sb = open_sandbox(kind, self.root / kind, {"serial": self.options.serial})
+                # One env starts at a time: two browsers booting at once on a small machine take
+                # several times as long as one after the other, and episodes wait on both.
+                with _STARTING:
+                    sb = open_sandbox(kind, self.root / kind, {"serial": self.options.serial})
             except InfraError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any start failure is infrastructure

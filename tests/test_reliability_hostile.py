@@ -278,17 +278,12 @@ def test_payload_typed_on_the_real_desktop_is_only_text(case, tk_app, tmp_path):
     env = DesktopEnv(settle=False, failsafe=False)
     xdotool = shutil.which("xdotool")
 
-    def only_xdotool_type(argv) -> bool:
-        # the one process the desktop env may start: xdotool typing the text as one argument, no shell
-        argv = list(argv)
-        return argv[:2] == [xdotool, "type"] and argv[-2:] == ["--", text]
-
     try:
         frame_size = env.observe().image.size
         model = ScriptedModel([reply, TERMINATE["computer_use"]])
         out = tmp_path / "run"
         agent = Agent(model, env, out_dir=out, settle=FAST, max_steps=3)
-        WATCH.start(out, allow_popen=only_xdotool_type, from_model=lambda src: _contains(src, text))
+        WATCH.start(out, allow_popen=only_xdotool_typing(xdotool, text), from_model=lambda src: _contains(src, text))
         try:
             result = agent.run("type it")
         finally:
@@ -300,6 +295,16 @@ def test_payload_typed_on_the_real_desktop_is_only_text(case, tk_app, tmp_path):
     assert result.status == "success", result.reason
     assert tk_app.entry_text() == text
     assert not marker.exists()
+
+
+def only_xdotool_typing(xdotool: str | None, text: str):
+    """The one process the desktop env may start: xdotool typing a run of `text` as one argument, no shell."""
+
+    def allowed(argv) -> bool:
+        argv = list(argv)
+        return argv[:2] == [xdotool, "type"] and argv[-2] == "--" and argv[-1] != "" and argv[-1] in text
+
+    return allowed
 
 
 _CONTROL_CASES = [c for c in CORPUS if c["name"] in (
@@ -319,8 +324,7 @@ def test_control_characters_on_the_real_desktop_are_typed_or_refused(case, tk_ap
     out = tmp_path / "run"
     try:
         agent = Agent(ScriptedModel([reply, TERMINATE["computer_use"]]), env, out_dir=out, settle=FAST, max_steps=3)
-        WATCH.start(out, allow_popen=lambda argv: list(argv)[:2] == [xdotool, "type"] and list(argv)[-2:] == ["--", text],
-                    from_model=lambda src: _contains(src, text))
+        WATCH.start(out, allow_popen=only_xdotool_typing(xdotool, text), from_model=lambda src: _contains(src, text))
         try:
             result = agent.run("type it")
         finally:

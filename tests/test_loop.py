@@ -6,16 +6,16 @@ import asyncio
 import json
 
 import pytest
-from PIL import Image
 
 from agent.callbacks import Callback
 from agent.guard import Guard, Policy
 from agent.loop import Agent, Settle
-from agent.trajectory import Recorder, RunMeta, StepRecord, load_trajectory
+from agent.trajectory import load_trajectory
 from envs.replay import ReplayEnv
 from model.image import PixelBudget
 from model.scripted import ScriptedModel
-from tools.frame import Frame, ScreenSpace
+from tests.recordings import record_screens
+from tools.frame import ScreenSpace
 
 SCREEN = ScreenSpace(width=1366, height=768)
 FAST = Settle(interval=0.001, min_wait=0.0, max_wait=0.05)
@@ -28,18 +28,7 @@ def call(space: str, **args) -> str:
 @pytest.fixture
 def screens(tmp_path):
     """A recorded run of three distinct 1366x768 screens, written by the real Recorder."""
-    src = tmp_path / "recorded"
-    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
-                   max_pixels=12845056, max_steps=3)
-    rec = Recorder(src, meta)
-    model_size = PixelBudget().model_size(1366, 768)
-    for i, colour in enumerate(["red", "green", "blue"], 1):
-        img = Image.new("RGB", (1366, 768), colour)
-        frame = Frame(image_width=1366, image_height=768, screen=SCREEN, model_width=model_size[0],
-                      model_height=model_size[1])
-        rec.add_step(StepRecord(index=i, started_at=0, frame=frame), img)
-    rec.finish("success")
-    return src
+    return record_screens(tmp_path / "recorded", ["red", "green", "blue"])
 
 
 def agent_for(replies, env, tmp_path, **kw):
@@ -108,15 +97,7 @@ def test_step_limit(screens, tmp_path):
 
 def test_same_action_on_unchanged_screen_is_fed_back_then_stalls(tmp_path, screens):
     # a recorded run with a single screen: nothing the agent does changes it
-    one = tmp_path / "one"
-    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
-                   max_pixels=12845056, max_steps=1)
-    rec = Recorder(one, meta)
-    mw, mh = PixelBudget().model_size(1366, 768)
-    rec.add_step(StepRecord(index=1, started_at=0, frame=Frame(image_width=1366, image_height=768, screen=SCREEN,
-                                                               model_width=mw, model_height=mh)),
-                 Image.new("RGB", (1366, 768), "gray"))
-    rec.finish("success")
+    one = record_screens(tmp_path / "one", ["gray"])
     agent, model = agent_for([call("computer_use", action="left_click", coordinate=[10, 10])] * 10,
                              ReplayEnv(one), tmp_path)
     result = agent.run("x")
@@ -184,16 +165,7 @@ def test_async_runs_share_one_model_instance(screens, tmp_path):
 
 
 def test_mobile_prompt_history_is_the_cookbook_step_list(tmp_path):
-    src = tmp_path / "phone"
-    meta = RunMeta(instruction="x", env="android", model="m", space="mobile_use", min_pixels=3136,
-                   max_pixels=12845056, max_steps=1)
-    rec = Recorder(src, meta)
-    screen = ScreenSpace(width=1080, height=2400)
-    for i, c in enumerate(["white", "black"], 1):
-        rec.add_step(StepRecord(index=i, started_at=0, frame=Frame(image_width=1080, image_height=2400, screen=screen,
-                                                                   model_width=1092, model_height=2408)),
-                     Image.new("RGB", (1080, 2400), c))
-    rec.finish("success")
+    src = record_screens(tmp_path / "phone", ["white", "black"], size=(1080, 2400), space="mobile_use")
     env = ReplayEnv(src)
     agent, model = agent_for([call("mobile_use", action="open", text="File Manager"),
                               call("mobile_use", action="click", coordinate=[935, 406])], env, tmp_path, max_steps=2)

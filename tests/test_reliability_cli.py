@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.trajectory import Recorder, RunMeta, StepRecord, load_trajectory
-from tools.frame import Frame, ScreenSpace
+from agent.trajectory import load_trajectory
+from tests.recordings import record_screens
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 1372, 756
@@ -36,16 +36,7 @@ def call(action: str, **args) -> str:
 
 @pytest.fixture(scope="module")
 def screens(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("rec") / "screens"
-    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
-                   max_pixels=12845056, max_steps=3)
-    rec = Recorder(path, meta)
-    for i, colour in enumerate(["red", "green", "blue", "white"], 1):
-        frame = Frame(image_width=W, image_height=H, screen=ScreenSpace(width=W, height=H), model_width=W,
-                      model_height=H)
-        rec.add_step(StepRecord(index=i, started_at=0, frame=frame), Image.new("RGB", (W, H), colour))
-    rec.finish("success")
-    return path
+    return record_screens(tmp_path_factory.mktemp("rec") / "screens", ["red", "green", "blue", "white"], size=(W, H))
 
 
 def cli_env() -> dict:

@@ -23,9 +23,9 @@ import pytest
 from PIL import Image
 
 from agent.loop import Agent, Settle
-from agent.trajectory import Recorder, RunMeta, StepRecord, load_trajectory
+from agent.trajectory import load_trajectory
 from envs.replay import ReplayEnv
-from tools.frame import Frame, ScreenSpace
+from tests.recordings import record_screens
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 1372, 756
@@ -142,16 +142,7 @@ class FaultyServer:
 
 @pytest.fixture(scope="module")
 def screens(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("rec") / "screens"
-    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
-                   max_pixels=12845056, max_steps=4)
-    rec = Recorder(path, meta)
-    for i, colour in enumerate(["red", "green", "blue", "white"], 1):
-        frame = Frame(image_width=W, image_height=H, screen=ScreenSpace(width=W, height=H), model_width=W,
-                      model_height=H)
-        rec.add_step(StepRecord(index=i, started_at=0, frame=frame), Image.new("RGB", (W, H), colour))
-    rec.finish("success")
-    return path
+    return record_screens(tmp_path_factory.mktemp("rec") / "screens", ["red", "green", "blue", "white"], size=(W, H))
 
 
 def guiagent(*args: str, env: dict | None = None, timeout: float = DEADLINE) -> subprocess.CompletedProcess:

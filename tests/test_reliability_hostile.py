@@ -22,15 +22,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from agent.guard import Guard, Policy, deny_all
 from agent.loop import Agent, Settle
-from agent.trajectory import Recorder, RunMeta, StepRecord, load_trajectory
+from agent.trajectory import load_trajectory
 from envs.replay import ReplayEnv
 from model.scripted import ScriptedModel
+from tests.recordings import record_screens
 from tools.actions import ACTIONS, MAX_WAIT_SECONDS, action_from_dict
-from tools.frame import Frame, ScreenSpace
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "hostile_replies.json").read_text(encoding="utf-8"))
 FAST = Settle(interval=0.001, min_wait=0.0, max_wait=0.05)
@@ -124,16 +123,7 @@ class _Agent(Agent):
 
 
 def _recording(path: Path, space: str) -> Path:
-    w, h = SCREENS[space]
-    meta = RunMeta(instruction="x", env=space, model="m", space=space, min_pixels=3136, max_pixels=12845056,
-                   max_steps=3)
-    rec = Recorder(path, meta)
-    for i, colour in enumerate(["red", "green", "blue"], 1):
-        frame = Frame(image_width=w, image_height=h, screen=ScreenSpace(width=w, height=h), model_width=w,
-                      model_height=h)
-        rec.add_step(StepRecord(index=i, started_at=0, frame=frame), Image.new("RGB", (w, h), colour))
-    rec.finish("success")
-    return path
+    return record_screens(path, ["red", "green", "blue"], size=SCREENS[space], space=space)
 
 
 @pytest.fixture(scope="module")

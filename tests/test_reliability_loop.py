@@ -12,17 +12,15 @@ import json
 import threading
 from pathlib import Path
 
-from PIL import Image
-
 from agent.callbacks import Callback
 from agent.guard import Guard, Policy
 from agent.loop import STALL_STEPS, Agent, Settle
-from agent.trajectory import Recorder, RunMeta, StepRecord, TrajectoryError, load_trajectory
+from agent.trajectory import TrajectoryError, load_trajectory
 from envs.base import EnvError
 from envs.replay import ReplayEnv
 from model.base import Completion, ModelError, Usage
 from model.scripted import ScriptedModel
-from tools.frame import Frame, ScreenSpace
+from tests.recordings import record_screens
 
 FAST = Settle(interval=0.001, min_wait=0.0, max_wait=0.05)
 W, H = 1372, 756  # a multiple of 28: model and screen coordinates are the same numbers
@@ -35,15 +33,7 @@ def call(action: str, **args) -> str:
 
 def recording(path: Path, colours: list[str]) -> Path:
     """A recorded run whose screens have these colours, in order (ReplayEnv serves them)."""
-    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
-                   max_pixels=12845056, max_steps=len(colours))
-    rec = Recorder(path, meta)
-    for i, colour in enumerate(colours, 1):
-        frame = Frame(image_width=W, image_height=H, screen=ScreenSpace(width=W, height=H), model_width=W,
-                      model_height=H)
-        rec.add_step(StepRecord(index=i, started_at=0, frame=frame), Image.new("RGB", (W, H), colour))
-    rec.finish("success")
-    return path
+    return record_screens(path, colours, size=(W, H))
 
 
 def run(tmp_path, replies, colours=("red", "green", "blue"), env=None, **kw):

@@ -1,0 +1,27 @@
+"""Recorded runs for tests: plain coloured screens written by the real Recorder (ReplayEnv serves them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from agent.trajectory import Recorder, RunMeta, StepRecord
+from model.image import PixelBudget
+from tools.frame import Frame, ScreenSpace
+
+
+def record_screens(path: Path, colours: list[str], *, size: tuple[int, int] = (1366, 768),
+                   space: str = "computer_use") -> Path:
+    """A finished run at `path` whose step screenshots are these colours, in order."""
+    w, h = size
+    mw, mh = PixelBudget().model_size(w, h)
+    meta = RunMeta(instruction="x", env="android" if space == "mobile_use" else "desktop", model="m", space=space,
+                   min_pixels=3136, max_pixels=12845056, max_steps=len(colours))
+    rec = Recorder(path, meta)
+    for i, colour in enumerate(colours, 1):
+        frame = Frame(image_width=w, image_height=h, screen=ScreenSpace(width=w, height=h), model_width=mw,
+                      model_height=mh)
+        rec.add_step(StepRecord(index=i, started_at=0, frame=frame), Image.new("RGB", (w, h), colour))
+    rec.finish("success")
+    return path

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agent.loop import Result
-    from agent.trajectory import ActionRecord, RunMeta, StepRecord
-    from model.base import Completion
+    from guiagent.agent.loop import Result
+    from guiagent.agent.trajectory import ActionRecord, RunMeta, StepRecord
+    from guiagent.model.base import Completion
 
 
 class Callback:

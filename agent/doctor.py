@@ -39,14 +39,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
-
-from agent.cli import UsageError
 
 Status = Literal["OK", "WARN", "FAIL"]
 NETWORK_TIMEOUT = 2.0  # seconds, every network probe
@@ -135,7 +133,7 @@ def check_display(t: Target) -> tuple[CheckResult, bool]:
     if not os.path.exists(xauth):
         # Xlib refuses to connect when the cookie file is missing; an empty one works for a
         # server without access control (Xvfb), which is what the desktop env does too.
-        from envs.xvfb import empty_xauthority
+        from guiagent.envs.xvfb import empty_xauthority
 
         os.environ["XAUTHORITY"] = empty_xauthority()
     try:
@@ -215,7 +213,7 @@ def check_scale(captured: tuple[int, int], logical: tuple[int, int]) -> CheckRes
 
 def check_xdotool() -> CheckResult:
     """xdotool types what pyautogui cannot (non-ASCII text)."""
-    from envs.desktop import XDOTOOL_INSTALL_HINT
+    from guiagent.envs.desktop import XDOTOOL_INSTALL_HINT
 
     r = _result(DESKTOP)
     if not sys.platform.startswith("linux"):
@@ -508,9 +506,9 @@ def _hf_home() -> str:
 
 def check_openai_model(url: str) -> list[CheckResult]:
     """GET {base}/models with a short timeout: the served models and their context limit."""
-    from model.base import ModelError
-    from model.image import PixelBudget
-    from model.openai import OpenAIModel
+    from guiagent.model.base import ModelError
+    from guiagent.model.image import PixelBudget
+    from guiagent.model.openai import OpenAIModel
 
     r = _result(MODEL)
     try:
@@ -545,7 +543,7 @@ def check_openai_model(url: str) -> list[CheckResult]:
 
 def check_file_model(spec: str) -> list[CheckResult]:
     """scripted:FILE / replay:DIR load (they are cheap)."""
-    from model.spec import load_model
+    from guiagent.model.spec import load_model
 
     r = _result(MODEL)
     try:
@@ -556,7 +554,7 @@ def check_file_model(spec: str) -> list[CheckResult]:
 
 
 def model_checks(t: Target) -> list[CheckResult]:
-    from model.spec import DEFAULT_MODEL
+    from guiagent.model.spec import DEFAULT_MODEL
 
     spec = t.model or DEFAULT_MODEL
     scheme, _, rest = spec.partition(":")
@@ -626,55 +624,4 @@ def format_table(results: list[CheckResult], color: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _target(env: str | None, model: str | None) -> Target:
-    serial = monitor = None
-    if env:
-        from envs import space_of
-
-        kind, _, arg = env.partition(":")
-        if kind not in ("desktop", "android"):
-            raise UsageError(f"unknown env {env!r}; doctor checks desktop[:MONITOR] or android[:SERIAL]")
-        try:
-            space_of(env)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        if kind == "desktop" and arg:
-            if not arg.isdigit():
-                raise UsageError(f"bad env {env!r}: the monitor in desktop:N must be a number (1 = primary)")
-            monitor = int(arg)
-        serial = (arg or None) if kind == "android" else None
-        env = kind
-    if model is not None:
-        scheme, _, rest = model.partition(":")
-        if scheme not in ("hf", "openai", "scripted", "replay") or not rest:
-            raise UsageError(f"unknown model spec {model!r}; use hf:PATH_OR_ID, openai:BASE_URL, scripted:FILE or "
-                             "replay:TRAJ_DIR")
-    return Target(env=env, serial=serial, monitor=monitor, model=model)
-
-
-def main(argv: list[str]) -> int:
-    """`guiagent doctor [--env ENV] [--model SPEC] [--json]`; exit 0 when nothing FAILs, else 1."""
-    from agent.cli import CliParser
-
-    parser = CliParser(prog="guiagent doctor", description="Check display, adb, GPU, model files and server limits. "
-                     "Exit 0 when nothing FAILs, 1 otherwise.")
-    parser.add_argument("--env", help="make this env's checks required: desktop[:MONITOR] | android[:SERIAL]")
-    parser.add_argument("--model", help="check this model: hf:PATH_OR_ID (files, config) or openai:URL (endpoint)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
-    target = _target(args.env, args.model)
-    results = run_checks(target)
-    code = exit_code(results)
-    if args.json:
-        print(json.dumps({"exit_code": code, "target": asdict(target), "checks": [c.model_dump() for c in results]},
-                         ensure_ascii=False))
-    else:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        print(format_table(results, color=color))
-    return code
-
-
-__all__ = ["CheckResult", "Target", "exit_code", "format_table", "main", "run_checks"]
+__all__ = ["CheckResult", "Target", "exit_code", "format_table", "run_checks"]

@@ -22,9 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from guiagent.tools.actions import Action, Key, MobileKey, MobileType, Open, Type
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from tools.actions import Action, Key, MobileKey, MobileType, Open, Type
 
 # Chords that lock, log out or reboot a desktop session, and the phone keys that lock the
 # screen (a single key also matches every Android spelling of it: KEYCODE_POWER, 26, lock).
@@ -156,7 +155,7 @@ class Guard:
 
 
 def _android_code(name: str) -> int | None:
-    from envs.adb_keys import UnknownKey, keycode
+    from guiagent.envs.adb_keys import UnknownKey, keycode
 
     try:
         return keycode(name)

@@ -15,23 +15,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from guiagent.agent.callbacks import Callback
+from guiagent.agent.guard import Guard
+from guiagent.agent.trajectory import (
+    ActionRecord,
+    Recorder,
+    RunMeta,
+    Status,
+    StepRecord,
+    Trajectory,
+    package_versions,
+)
+from guiagent.envs.base import ActionError, EnvError
+from guiagent.model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext, parse_policy
+from guiagent.model.image import PixelBudget
+from guiagent.tools.actions import MAX_WAIT_SECONDS, Action, Answer, Terminate, Wait, action_to_dict
+from guiagent.tools.frame import Frame, OutOfFrame
 from PIL import ImageChops
 
-from agent.callbacks import Callback
-from agent.guard import Guard
-from agent.trajectory import ActionRecord, Recorder, RunMeta, Status, StepRecord, Trajectory, package_versions
-from envs.base import ActionError, EnvError
-from model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext, parse_policy
-from model.image import PixelBudget
-from tools.actions import MAX_WAIT_SECONDS, Action, Answer, Terminate, Wait, action_to_dict
-from tools.frame import Frame, OutOfFrame
-
 if TYPE_CHECKING:
+    from guiagent.envs.base import Env
+    from guiagent.model.base import Model
+    from guiagent.tools.frame import Screenshot
     from PIL.Image import Image
-
-    from envs.base import Env
-    from model.base import Model
-    from tools.frame import Screenshot
 
 log = logging.getLogger("guiagent.agent")
 

@@ -6,9 +6,9 @@ import json
 import sys
 from typing import TextIO
 
-from agent.callbacks import Callback
-from agent.loop import Result
-from agent.trajectory import StepRecord
+from guiagent.agent.callbacks import Callback
+from guiagent.agent.loop import Result
+from guiagent.agent.trajectory import StepRecord
 
 
 def describe_action(action: dict | None) -> str:

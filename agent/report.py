@@ -29,13 +29,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.cli import UsageError
-from agent.progress import describe_action
-from agent.trajectory import TRAJECTORY_FILE, Trajectory, TrajectoryError, load_trajectory
+from guiagent.agent.progress import describe_action
+from guiagent.agent.trajectory import TRAJECTORY_FILE, Trajectory, load_trajectory
 
 if TYPE_CHECKING:
-    from agent.trajectory import ActionRecord, StepRecord
-    from tools.frame import Frame
+    from guiagent.agent.trajectory import ActionRecord, StepRecord
+    from guiagent.tools.frame import Frame
 
 REPORT_FILE = "report.html"
 PHASES = ("capture", "prompt", "infer", "parse", "execute", "settle")
@@ -431,7 +430,7 @@ def _environment():
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     def load(name: str) -> str | None:
-        file = resources.files("agent") / name
+        file = resources.files(__package__) / name
         return file.read_text(encoding="utf-8") if file.is_file() else None
 
     env = ImmutableSandboxedEnvironment(loader=FunctionLoader(load), autoescape=True, undefined=StrictUndefined,
@@ -505,33 +504,4 @@ def render_index(entries: list[dict], summary: dict, out_file: str | Path) -> Pa
     return _write(out, html)
 
 
-# --------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str]) -> int:
-    """`guiagent view TRAJ_DIR [-o FILE.html] [--open]`."""
-    from agent.cli import CliParser
-
-    parser = CliParser(prog="guiagent view", description="Write a self-contained HTML report of a recorded run.")
-    parser.add_argument("traj_dir", help="run directory (holds trajectory.json and step_NNN.png)")
-    parser.add_argument("-o", "--output", metavar="FILE.html", help=f"where to write it (default TRAJ_DIR/{REPORT_FILE})")
-    parser.add_argument("--open", action="store_true", help="open the report in the default browser")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
-    try:
-        out = render_report(args.traj_dir, args.output)
-    except TrajectoryError as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot write the report: {exc}") from None
-    print(out)
-    if args.open:
-        import webbrowser
-
-        webbrowser.open(out.resolve().as_uri())
-    return 0
-
-
-__all__ = ["REPORT_FILE", "action_marks", "build_context", "main", "render_index", "render_report", "screen_to_pixel"]
+__all__ = ["REPORT_FILE", "action_marks", "build_context", "render_index", "render_report", "screen_to_pixel"]

@@ -21,10 +21,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from guiagent.model.base import Usage
+from guiagent.tools.frame import Frame, ScreenSpace
 from pydantic import BaseModel, Field, ValidationError
-
-from model.base import Usage
-from tools.frame import Frame, ScreenSpace
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -138,6 +137,17 @@ def load_trajectory(path: str | Path) -> Trajectory:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise TrajectoryError(f"{file}: field {loc}: {err['msg']}") from None
+
+
+def compare_actions(a: Trajectory, b: Trajectory) -> list[str]:
+    """Differences between the executed screen actions of two trajectories, one line per differing step."""
+    out = []
+    for i in range(max(len(a.steps), len(b.steps))):
+        x = [r.screen_action for r in a.steps[i].actions] if i < len(a.steps) else None
+        y = [r.screen_action for r in b.steps[i].actions] if i < len(b.steps) else None
+        if x != y:
+            out.append(f"step {i + 1}: recorded {json.dumps(x)} replayed {json.dumps(y)}")
+    return out
 
 
 class Recorder:

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             adb_port = free_port()
             subprocess.run([adb, "-P", str(adb_port), "start-server"], check=True, capture_output=True)
             started.append(lambda: subprocess.run([adb, "-P", str(adb_port), "kill-server"], capture_output=True))
-            sim = subprocess.Popen([sys.executable, "-m", "envs.simphone", "--port", "0"], cwd=ROOT,
+            sim = subprocess.Popen([sys.executable, "-m", "guiagent", "simphone", "--port", "0"], cwd=ROOT,
                                    stdout=subprocess.PIPE, text=True)
             started.append(lambda: (sim.terminate(), sim.wait(10)))
             serial = sim.stdout.readline().strip().rsplit(" ", 1)[1]
@@ -109,10 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(n: int, adb: str, adb_port: int, serial: str, env: dict[str, str], simphone: bool) -> None:
     import adbutils
+    from guiagent.envs.android import AndroidEnv
+    from guiagent.tools.actions import Click
     from PIL import Image
-
-    from envs.android import AndroidEnv
-    from tools.actions import Click
 
     def sub(*a: str) -> bytes:
         return subprocess.run([adb, "-P", str(adb_port), "-s", serial, *a], capture_output=True, check=True,

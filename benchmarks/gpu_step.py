@@ -33,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.base import ImagePart  # noqa: E402
-from model.image import PixelBudget  # noqa: E402
+from guiagent.model.base import ImagePart  # noqa: E402
+from guiagent.model.image import PixelBudget  # noqa: E402
 
 # Reference §8: official config.json values of Qwen2.5-VL-3B/7B-Instruct.
 _COMMON_TEXT = dict(hidden_act="silu", rms_norm_eps=1e-6, max_position_embeddings=128000, sliding_window=32768,
@@ -97,7 +97,7 @@ def _peak_gib(device: str) -> float:
 
 def _forced_ids(tokenizer: Any, n: int) -> list[int]:
     """`n` token ids shaped like a tool call, with no stop token inside (so both paths write exactly n)."""
-    from model.hf import ForcedReply  # noqa: F401 - documents the pairing
+    from guiagent.model.hf import ForcedReply  # noqa: F401 - documents the pairing
 
     stops = {tokenizer.convert_tokens_to_ids(t) for t in ("</tool_call>", "<|im_end|>", "<|endoftext|>")}
     ids = [i for i in tokenizer.encode(REPLY, add_special_tokens=False) if i not in stops]
@@ -109,10 +109,9 @@ def _forced_ids(tokenizer: Any, n: int) -> list[int]:
 def build_random(arch: str, folder: Path, device: str, attn: str) -> tuple[Any, Any]:
     """A full-size Qwen2.5-VL with random weights on `device`, and its processor from `folder`."""
     import torch
+    from guiagent.model.hf import load_processor
+    from guiagent.model.tiny import hub_generation_config, token_config, write_processor_files
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-
-    from model.hf import load_processor
-    from model.tiny import hub_generation_config, token_config, write_processor_files
 
     ids = write_processor_files(folder)
     spec = ARCHS[arch]
@@ -133,9 +132,8 @@ def time_cookbook(model: Any, processor: Any, messages: list, screenshot: Any, b
                   forced: list[int], device: str) -> dict[str, float]:
     """The cookbook path: chat template -> processor (it resizes) -> generate with defaults."""
     import torch
-
-    from model import vision_attention
-    from model.hf import ForcedReply, _FirstTokenClock
+    from guiagent.model import vision_attention
+    from guiagent.model.hf import ForcedReply, _FirstTokenClock
 
     vision_attention.set_enabled(model, False)
     try:
@@ -182,8 +180,7 @@ def _row(label: str, r: dict[str, float]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import torch
-
-    from model.hf import ForcedReply, HFModel
+    from guiagent.model.hf import ForcedReply, HFModel
 
     device = "cpu" if args.tiny else "cuda"
     if not args.tiny and not torch.cuda.is_available():
@@ -203,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             folder = Path(tmp) / arch
             t = time.perf_counter()
             if arch == "tiny":
-                from model.tiny import build
+                from guiagent.model.tiny import build
 
                 hf = HFModel(str(build(folder)), max_new_tokens=args.new_tokens)  # the full hf: loading path
                 model, processor = hf.model, hf.processor
@@ -265,7 +262,7 @@ def _fresh(messages: list) -> list:
 def _episodes(hf: Any, model: Any, processor: Any, budget: PixelBudget, screen: tuple[int, int],
               forced: list[int], args: argparse.Namespace, device: str) -> str:
     """N episodes' steps: one after another on one model vs merged by the batcher into one generate."""
-    from model.hf import ForcedReply, HFModel
+    from guiagent.model.hf import ForcedReply, HFModel
 
     n = args.episodes
     w, h = screen

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envs.xvfb import start_xvfb, xvfb_available  # noqa: E402
+from guiagent.envs.xvfb import start_xvfb, xvfb_available  # noqa: E402
 
 TK_LOGGER = ROOT / "tests" / "apps" / "tk_logger.py"
 TARGET_MS = 20.0
@@ -88,12 +88,11 @@ def start_app(server, log: Path) -> subprocess.Popen:
 def part_a(env, steps: int) -> tuple[float, float]:
     import mss
     import pyautogui
+    from guiagent.model.base import ImagePart
+    from guiagent.model.image import PixelBudget
+    from guiagent.model.qwen25vl import Qwen25VL
+    from guiagent.tools.frame import Frame
     from PIL import Image
-
-    from model.base import ImagePart
-    from model.image import PixelBudget
-    from model.qwen25vl import Qwen25VL
-    from tools.frame import Frame
 
     dialect, budget = Qwen25VL(), PixelBudget()
     shot = env.observe()
@@ -155,8 +154,8 @@ def part_a(env, steps: int) -> tuple[float, float]:
 
 
 def part_b(env, steps: int, settle, record: bool, offset: int, env_settle: bool = False) -> dict[str, list[float]]:
-    from agent.loop import Agent
-    from model.scripted import ScriptedModel
+    from guiagent.agent.loop import Agent
+    from guiagent.model.scripted import ScriptedModel
 
     shot = env.observe()
     mw, mh = ScriptedModel([]).image_size(shot.image.width, shot.image.height)
@@ -221,14 +220,14 @@ def main() -> int:
     log.touch()
     app = start_app(server, log)
     try:
-        from envs.desktop import DesktopEnv
+        from guiagent.envs.desktop import DesktopEnv
 
         env = DesktopEnv(settle=False, failsafe=False)
         print(f"display {server.display} {args.width}x{args.height}, python {sys.version.split()[0]}, "
               f"{os.cpu_count()} CPUs")
         part_a(env, args.steps)
 
-        from agent.loop import Settle
+        from guiagent.agent.loop import Settle
 
         # Settling cannot be switched off in a real run: the loop's stall rule needs to see each
         # click's mark. B uses the shortest settle (no minimum wait, 5 ms polls) and reports the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envs.base import ActionError, Env, EnvError
+from guiagent.envs.base import ActionError, Env, EnvError
 
 
 def make_env(spec: str, **options) -> Env:
@@ -14,15 +14,15 @@ def make_env(spec: str, **options) -> Env:
     if kind == "desktop":
         if arg and not arg.isdigit():
             raise ValueError(f"bad env {spec!r}: the monitor in desktop:N must be a number (1 = primary)")
-        from envs.desktop import DesktopEnv
+        from guiagent.envs.desktop import DesktopEnv
 
         return DesktopEnv(monitor=int(arg) if arg else None, **options)
     if kind == "android":
-        from envs.android import AndroidEnv
+        from guiagent.envs.android import AndroidEnv
 
         return AndroidEnv(serial=arg or None, **options)
     if kind == "replay" and arg:
-        from envs.replay import ReplayEnv
+        from guiagent.envs.replay import ReplayEnv
 
         return ReplayEnv(arg)
     raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR], android[:SERIAL] or replay:TRAJ_DIR")
@@ -36,7 +36,7 @@ def space_of(spec: str) -> str:
     if kind == "android":
         return "mobile_use"
     if kind == "replay" and arg:
-        from envs.replay import ReplayEnv
+        from guiagent.envs.replay import ReplayEnv
 
         return ReplayEnv(arg).space
     raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR], android[:SERIAL] or replay:TRAJ_DIR")

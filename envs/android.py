@@ -40,16 +40,15 @@ import struct
 import time
 from typing import TYPE_CHECKING, Literal
 
-from envs.adb_keys import UnknownKey, keycode
-from envs.base import ActionError, Env, EnvError
+from guiagent.envs.adb_keys import UnknownKey, keycode
+from guiagent.envs.base import ActionError, Env, EnvError
 
 if TYPE_CHECKING:
+    from guiagent.envs.adb_wire import ShellResult
+    from guiagent.envs.android_apps import LauncherApp
+    from guiagent.tools.actions import Action
+    from guiagent.tools.frame import Screenshot
     from PIL.Image import Image
-
-    from envs.adb_wire import ShellResult
-    from envs.android_apps import LauncherApp
-    from tools.actions import Action
-    from tools.frame import Screenshot
 
 ADB_IME = "com.android.adbkeyboard/.AdbIME"
 ADB_KEYBOARD_HELP = (
@@ -259,7 +258,7 @@ class AndroidEnv(Env):
 
     def _devices(self) -> list[tuple[str, str]]:
         """(serial, state) of every device the server knows, offline ones included."""
-        from envs.adb_wire import AdbServerError, host_query
+        from guiagent.envs.adb_wire import AdbServerError, host_query
 
         try:
             text = host_query(self.adb_host, self.adb_port, "host:devices", timeout=self.command_timeout,
@@ -330,7 +329,7 @@ class AndroidEnv(Env):
         return serial
 
     def _features(self, serial: str) -> set[str]:
-        from envs.adb_wire import AdbServerError, TransportError, host_query
+        from guiagent.envs.adb_wire import AdbServerError, TransportError, host_query
 
         try:
             return set(host_query(self.adb_host, self.adb_port, f"host-serial:{serial}:features").split(","))
@@ -368,7 +367,7 @@ class AndroidEnv(Env):
 
     def _service(self, service: str, *, replay_safe: bool) -> bytes:
         """Run a service on the device, recovering from a lost device (see `_recover`)."""
-        from envs.adb_wire import AdbServerError, ServiceError, StreamError, TransportError, call
+        from guiagent.envs.adb_wire import AdbServerError, ServiceError, StreamError, TransportError, call
 
         serial = self._ensure()
         for attempt in range(2):
@@ -421,7 +420,7 @@ class AndroidEnv(Env):
         self._geometry = None  # it may have come back with another size or rotation
 
     def _probe(self, serial: str) -> bool:
-        from envs.adb_wire import call
+        from guiagent.envs.adb_wire import call
 
         try:
             call(self.adb_host, self.adb_port, serial, "shell:true", timeout=min(5.0, self.command_timeout))
@@ -431,7 +430,7 @@ class AndroidEnv(Env):
 
     def shell(self, command: str, *, replay_safe: bool = True) -> ShellResult:
         """Run a shell command line on the device (shell v2, with exit status, when the device has it)."""
-        from envs.adb_wire import ShellResult, parse_shell_v2
+        from guiagent.envs.adb_wire import ShellResult, parse_shell_v2
 
         self._ensure()
         if "shell_v2" in self.features:
@@ -509,7 +508,7 @@ class AndroidEnv(Env):
         return self._geometry
 
     def observe(self) -> Screenshot:
-        from tools.frame import Screenshot, ScreenSpace
+        from guiagent.tools.frame import Screenshot, ScreenSpace
 
         self._ensure()
         img, path = self._screenshot()
@@ -526,7 +525,7 @@ class AndroidEnv(Env):
     # ------------------------------------------------------------ execute
 
     def execute(self, action: Action) -> None:
-        from tools.actions import Click, LongPress, MobileKey, MobileType, Open, Swipe, SystemButton
+        from guiagent.tools.actions import Click, LongPress, MobileKey, MobileType, Open, Swipe, SystemButton
 
         self._ensure()
         if isinstance(action, Click):
@@ -585,7 +584,7 @@ class AndroidEnv(Env):
 
     def launcher_apps(self, max_age: float = 60.0) -> tuple[list[LauncherApp], list[str]]:
         """(launcher apps, installed packages), cached for `max_age` seconds."""
-        from envs.android_apps import LAUNCHER_QUERY, parse_packages, parse_query_activities
+        from guiagent.envs.android_apps import LAUNCHER_QUERY, parse_packages, parse_query_activities
 
         if self._apps is None or time.monotonic() - self._apps[0] > max_age:
             apps = parse_query_activities(self.shell(LAUNCHER_QUERY).text)
@@ -595,7 +594,7 @@ class AndroidEnv(Env):
 
     def open_app(self, name: str) -> str:
         """Launch the app `name` means (see `envs.android_apps`); returns its package."""
-        from envs.android_apps import NoSuchApp, resolve
+        from guiagent.envs.android_apps import NoSuchApp, resolve
 
         apps, packages = self.launcher_apps()
         try:

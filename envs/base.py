@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from tools.actions import Action, ActionSpace
-    from tools.frame import Screenshot
+    from guiagent.tools.actions import Action, ActionSpace
+    from guiagent.tools.frame import Screenshot
 
 
 class EnvError(Exception):

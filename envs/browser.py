@@ -40,8 +40,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs.base import ActionError, Env, EnvError
-from tools.actions import (
+from guiagent.envs.base import ActionError, Env, EnvError
+from guiagent.tools.actions import (
     DoubleClick,
     Key,
     LeftClick,
@@ -52,10 +52,10 @@ from tools.actions import (
     Scroll,
     Type,
 )
-from tools.frame import Screenshot, ScreenSpace
+from guiagent.tools.frame import Screenshot, ScreenSpace
 
 if TYPE_CHECKING:
-    from tools.actions import Action
+    from guiagent.tools.actions import Action
 
 TASK_WIDTH, TASK_HEIGHT = 160, 210  # MiniWoB's task area in CSS pixels (miniwob.constants)
 WINDOW_WIDTH, WINDOW_HEIGHT = 500, 320
@@ -338,7 +338,7 @@ class BrowserEnv(Env):
             self._cdp("Input.dispatchKeyEvent", {"type": "keyUp", **base})
 
     def _chord(self, keys: list[str]) -> None:
-        from envs.keys import resolve_keys
+        from guiagent.envs.keys import resolve_keys
 
         names = resolve_keys(keys)
         mods = [n for n in names if n in _MODIFIERS]

@@ -46,12 +46,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envs.base import ActionError, Env, EnvError
-from envs.keys import resolve_keys
+from guiagent.envs.base import ActionError, Env, EnvError
+from guiagent.envs.keys import resolve_keys
 
 if TYPE_CHECKING:
-    from tools.actions import Action
-    from tools.frame import Screenshot
+    from guiagent.tools.actions import Action
+    from guiagent.tools.frame import Screenshot
 
 XDOTOOL_INSTALL_HINT = "install xdotool (apt install xdotool / dnf install xdotool / pacman -S xdotool)"
 # Characters pyautogui can type on X11; anything else goes through xdotool.
@@ -167,9 +167,8 @@ class DesktopEnv(Env):
 
     def observe(self) -> Screenshot:
         """Capture the monitor; after an action, first wait for the screen to settle."""
+        from guiagent.tools.frame import Screenshot, ScreenSpace
         from PIL import Image
-
-        from tools.frame import Screenshot, ScreenSpace
 
         t0 = time.perf_counter()
         shot = self._grab()
@@ -244,7 +243,7 @@ class DesktopEnv(Env):
 
     def execute(self, action: Action) -> None:
         """Perform one computer_use action whose coordinates are screen units."""
-        from tools.actions import ACTIONS
+        from guiagent.tools.actions import ACTIONS
 
         kind = getattr(action, "action", None)
         if kind in ("wait", "terminate"):
@@ -463,7 +462,7 @@ def _ensure_xauthority() -> None:
     path = os.environ.get("XAUTHORITY") or str(Path.home() / ".Xauthority")
     if os.path.exists(path):
         return
-    from envs.xvfb import empty_xauthority
+    from guiagent.envs.xvfb import empty_xauthority
 
     os.environ["XAUTHORITY"] = empty_xauthority()
 

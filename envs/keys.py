@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import string
 
-from envs.base import ActionError
+from guiagent.envs.base import ActionError
 
 # normalized spelling -> pyautogui name. Normalized = lower-case, "_", "-" and " " removed.
 KEY_ALIASES: dict[str, str] = {

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from guiagent.envs.base import Env, EnvError
+from guiagent.tools.actions import Action, action_to_dict
+from guiagent.tools.frame import Screenshot, ScreenSpace
 from PIL import Image
-
-from envs.base import Env, EnvError
-from tools.actions import Action, action_to_dict
-from tools.frame import Screenshot, ScreenSpace
 
 
 class ReplayEnv(Env):

@@ -7,10 +7,10 @@ The public API, re-exported from the role packages (`agent`, `model`, `envs`, `t
     result = agent.run("Open the text editor and type hello")
 """
 
-from agent import Agent, Callback, Guard, Policy, Result, Settle, Trajectory, load_trajectory
-from envs import Env, EnvError, make_env
-from model import Model, PixelBudget, load_model
-from tools import Frame, Screenshot, ScreenSpace
+from guiagent.agent import Agent, Callback, Guard, Policy, Result, Settle, Trajectory, load_trajectory
+from guiagent.envs import Env, EnvError, make_env
+from guiagent.model import Model, PixelBudget, load_model
+from guiagent.tools import Frame, Screenshot, ScreenSpace
 
 __all__ = [
     "Agent", "Callback", "Env", "EnvError", "Frame", "Guard", "Model", "PixelBudget", "Policy", "Result",

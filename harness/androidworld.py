@@ -44,8 +44,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.sandbox import Sandbox
-from harness.tasks import (
+from guiagent.harness.sandbox import Sandbox
+from guiagent.harness.tasks import (
     SUITES_DIR,
     InfraError,
     InvalidTask,
@@ -58,8 +58,8 @@ from harness.tasks import (
 )
 
 if TYPE_CHECKING:
-    from agent.loop import Result
-    from tools.actions import Action
+    from guiagent.agent.loop import Result
+    from guiagent.tools.actions import Action
 
 
 class TaskEval:
@@ -145,7 +145,7 @@ class AndroidWorldTask(Task):
         return hasattr(self.cls, "oracle_action") or hasattr(self.cls, "oracle_plan")
 
     def oracle_action(self, sandbox: Sandbox, step: int) -> Action | None:
-        from harness.oracle import plan_action
+        from guiagent.harness.oracle import plan_action
 
         if hasattr(self.instance, "oracle_action"):
             got = self.instance.oracle_action(sandbox, step)
@@ -174,7 +174,7 @@ def _jsonable(value: Any) -> Any:
 def _import(file: Path) -> Any:
     try:
         rel = file.resolve().relative_to(SUITES_DIR.resolve())
-        return importlib.import_module("harness.suites." + ".".join(rel.with_suffix("").parts))
+        return importlib.import_module("guiagent.harness.suites." + ".".join(rel.with_suffix("").parts))
     except ValueError:
         pass
     digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:8]
@@ -264,7 +264,7 @@ class AndroidSandbox(Sandbox):
         self.simulated = serial is None
         try:
             self.serial = serial or self._start_simphone()
-            from envs.android import AndroidEnv
+            from guiagent.envs.android import AndroidEnv
 
             self.env = AndroidEnv(serial=self.serial)
         except Exception as exc:
@@ -276,7 +276,7 @@ class AndroidSandbox(Sandbox):
 
     def _start_simphone(self) -> str:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "envs.simphone", "--port", "0"], stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "guiagent", "simphone", "--port", "0"], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         line = _read_line(self._proc, 30.0)
         m = re.search(r"listening on (\S+):(\d+)", line or "")
@@ -288,7 +288,7 @@ class AndroidSandbox(Sandbox):
 
     def shell(self, command: str, timeout: float = 30.0) -> str:
         """stdout + stderr of an adb shell command on this phone."""
-        from envs.base import EnvError
+        from guiagent.envs.base import EnvError
 
         try:
             return self.env.shell(command).text

@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.tasks import Outcome, Task, TaskSkip
+from guiagent.harness.tasks import Outcome, Task, TaskSkip
 
 if TYPE_CHECKING:
-    from agent.loop import Result
-    from harness.sandbox import Sandbox
+    from guiagent.agent.loop import Result
+    from guiagent.harness.sandbox import Sandbox
 
 
 # ---------------------------------------------------------------------- metrics
@@ -107,7 +107,7 @@ def get_rule(sb: Sandbox, cfg: dict, task: Task) -> Any:
 
 
 def get_cloud_file(sb: Sandbox, cfg: dict, task: Task) -> str:
-    from harness.osworld import resolve_local
+    from guiagent.harness.osworld import resolve_local
 
     base = Path(task.source).parent if task.source else Path.cwd()
     return str(resolve_local(str(cfg["path"]), base))
@@ -142,7 +142,7 @@ def _as_list(value: Any, n: int) -> list:
 
 def unsupported_evaluator(spec: dict, env_kind: str) -> str | None:
     """Why this evaluator cannot run here (None when it can); checked before the task starts."""
-    from harness.osworld import unsupported_steps
+    from guiagent.harness.osworld import unsupported_steps
 
     funcs = spec.get("func")
     funcs = funcs if isinstance(funcs, list) else [funcs]
@@ -181,7 +181,7 @@ def evaluate(sb: Sandbox, spec: dict, result: Result, task: Task) -> Outcome:
     if agent_failed(result):
         return Outcome(0.0, {"reason": "the agent gave up (FAIL) on a feasible task"})
     if spec.get("postconfig"):
-        from harness.osworld import run_steps
+        from guiagent.harness.osworld import run_steps
 
         run_steps(sb, list(spec["postconfig"]), task, task.source)
     n = len(funcs)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from model.base import Completion, Message, Model, ModelError, RequestContext
-from tools.actions import Terminate, action_from_dict
+from guiagent.model.base import Completion, Message, Model, ModelError, RequestContext
+from guiagent.tools.actions import Terminate, action_from_dict
 
 if TYPE_CHECKING:
-    from harness.sandbox import Sandbox
-    from harness.tasks import Task
-    from tools.actions import Action
+    from guiagent.harness.sandbox import Sandbox
+    from guiagent.harness.tasks import Task
+    from guiagent.tools.actions import Action
 
 ORACLE_SPEC = "oracle"
 

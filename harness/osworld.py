@@ -21,12 +21,21 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.tasks import InfraError, Outcome, SuiteConfig, Task, TaskFileError, TaskSkip, domain_of, safe_id
+from guiagent.harness.tasks import (
+    InfraError,
+    Outcome,
+    SuiteConfig,
+    Task,
+    TaskFileError,
+    TaskSkip,
+    domain_of,
+    safe_id,
+)
 
 if TYPE_CHECKING:
-    from agent.loop import Result
-    from harness.sandbox import Sandbox
-    from tools.actions import Action
+    from guiagent.agent.loop import Result
+    from guiagent.harness.sandbox import Sandbox
+    from guiagent.tools.actions import Action
 
 DEFAULT_MAX_STEPS = 15  # OSWorld run.py --max_steps
 DESKTOP_STEPS = ("launch", "execute", "command", "open", "sleep", "activate_window", "close_window", "download")
@@ -65,7 +74,7 @@ class OSWorldTask(Task):
         self.config = list(data.get("config") or [])
         self.evaluator = dict(data["evaluator"])
         self.oracle_plan = data.get("guiagent_oracle")  # our extension: the oracle's ground truth
-        from harness.evaluators import unsupported_evaluator
+        from guiagent.harness.evaluators import unsupported_evaluator
 
         self.skip_reason = unsupported_steps(self.config, "desktop") or unsupported_evaluator(self.evaluator, "desktop")
 
@@ -74,7 +83,7 @@ class OSWorldTask(Task):
         return self.instruction
 
     def evaluate(self, sandbox: Sandbox, result: Result) -> Outcome:
-        from harness.evaluators import evaluate
+        from guiagent.harness.evaluators import evaluate
 
         return evaluate(sandbox, self.evaluator, result, self)
 
@@ -88,7 +97,7 @@ class OSWorldTask(Task):
     def oracle_action(self, sandbox: Sandbox, step: int) -> Action | None:
         if self.oracle_plan is None:
             return super().oracle_action(sandbox, step)
-        from harness.oracle import plan_action
+        from guiagent.harness.oracle import plan_action
 
         return plan_action(self.oracle_plan, sandbox, step, {})
 
@@ -169,7 +178,7 @@ def _open(sb: Sandbox, p: dict, **_: Any) -> None:
         raise InfraError(f"open: {p['path']} does not exist")
     if path.suffix.lower() in TEXT_SUFFIXES:
         # xdg-open has no handler on a bare Xvfb; text files open in the editor the package ships
-        sb.launch([_python(), "-m", "harness.suites.desktop.apps.editor", str(path)])
+        sb.launch([_python(), "-m", "guiagent.harness.suites.desktop.apps.editor", str(path)])
         sb.window_action("activate", f"{path.name} - Editor", strict=True)
         return
     if shutil.which("xdg-open"):

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TextIO
 
-from harness.results import TaskRecord
+from guiagent.harness.results import TaskRecord
 
 BAR_WIDTH = 24
 

@@ -21,11 +21,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from envs.base import ActionError, Env, EnvError
+from guiagent.envs.base import ActionError, Env, EnvError
 
 if TYPE_CHECKING:
-    from tools.actions import Action
-    from tools.frame import Screenshot
+    from guiagent.tools.actions import Action
+    from guiagent.tools.frame import Screenshot
 
 CALL_TIMEOUT = 120.0
 
@@ -51,7 +51,7 @@ class RemoteEnv(Env):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the child imports harness from here
         child_env["PYTHONPATH"] = root + (os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else "")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.remote_env", address, factory, json.dumps(kwargs or {})],
+            [sys.executable, "-m", "guiagent.harness.remote_env", address, factory, json.dumps(kwargs or {})],
             env=child_env, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             self._conn = _accept(listener, self._proc, start_timeout)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.trajectory import Trajectory
+    from guiagent.agent.trajectory import Trajectory
 
 RESULT_FILE = "result.json"
 FINAL_SCREENSHOT = "final.png"
@@ -276,7 +276,7 @@ def write_summary(out: Path, meta: dict) -> dict:
 
 def write_report(folder: Path) -> None:
     """The task's HTML run report (``report.html``); a report that fails never fails the task."""
-    from agent.report import render_report
+    from guiagent.agent.report import render_report
 
     try:
         render_report(folder, folder / "report.html")
@@ -286,7 +286,7 @@ def write_report(folder: Path) -> None:
 
 def write_index(out: Path, records: list[TaskRecord], summary: dict) -> Path:
     """``index.html``: the suite summary and one row per task, linking its report."""
-    from agent.report import render_index
+    from guiagent.agent.report import render_index
 
     entries = []
     for r in records:

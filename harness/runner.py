@@ -36,16 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness import results
-from harness.progress import BenchProgress
-from harness.results import DONE_STATUSES, TaskRecord
-from harness.tasks import InfraError, InvalidTask, Task, TaskSkip
+from guiagent.harness import results
+from guiagent.harness.progress import BenchProgress
+from guiagent.harness.results import DONE_STATUSES, TaskRecord
+from guiagent.harness.tasks import InfraError, InvalidTask, Task, TaskSkip
 
 if TYPE_CHECKING:
-    from agent.loop import Agent, Result
-    from harness.sandbox import Sandbox
-    from model.base import Model
-    from model.image import PixelBudget
+    from guiagent.agent.loop import Agent, Result
+    from guiagent.harness.sandbox import Sandbox
+    from guiagent.model.base import Model
+    from guiagent.model.image import PixelBudget
 
 INFRA_STATUSES = {"device_lost", "display_lost", "env_error", "model_error", "error"}
 TIMEOUT_REASON = "task timeout"
@@ -110,7 +110,7 @@ class _Worker:
             self.discard(kind)
             sb = None
         if sb is None:
-            from harness.sandbox import open_sandbox
+            from guiagent.harness.sandbox import open_sandbox
 
             try:
                 # One env starts at a time: two browsers booting at once on a small machine take
@@ -216,7 +216,7 @@ class Runner:
         (out / "args.json").write_text(json.dumps(args, indent=1), encoding="utf-8")
         done = {r.id for r in previous if r.status in DONE_STATUSES}
         pending: list[Task] = []
-        from harness.oracle import OracleModel
+        from guiagent.harness.oracle import OracleModel
 
         oracle = isinstance(self.model, OracleModel)
         for t in self.tasks:
@@ -295,8 +295,8 @@ class Runner:
         self._record(folder, rec)
 
     def _attempt(self, worker: _Worker, task: Task, folder: Path) -> TaskRecord:
-        from agent.guard import Guard, Policy
-        from agent.loop import Agent, Settle
+        from guiagent.agent.guard import Guard, Policy
+        from guiagent.agent.loop import Agent, Settle
 
         phases: dict[str, float] = {}
         mark = time.perf_counter()

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.tasks import InfraError, TaskSkip
+from guiagent.harness.tasks import InfraError, TaskSkip
 
 if TYPE_CHECKING:
-    from envs.base import Env
+    from guiagent.envs.base import Env
 
 OSWORLD_HOME = "/home/user"  # where OSWorld's VM keeps the task files
 LAYOUT_DIR_VAR = "GUIAGENT_LAYOUT_DIR"  # the shipped desktop apps publish widget rectangles here
@@ -113,8 +113,8 @@ class BrowserSandbox(Sandbox):
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        from envs.base import EnvError
-        from envs.browser import BrowserEnv
+        from guiagent.envs.base import EnvError
+        from guiagent.envs.browser import BrowserEnv
 
         try:
             self.env = BrowserEnv()
@@ -133,8 +133,8 @@ class DesktopSandbox(Sandbox):
 
     def __init__(self, root: Path, screen: tuple[int, int] = (1280, 720)) -> None:
         super().__init__(root)
-        from envs.xvfb import XvfbError, start_xvfb
-        from harness.remote_env import RemoteEnv
+        from guiagent.envs.xvfb import XvfbError, start_xvfb
+        from guiagent.harness.remote_env import RemoteEnv
 
         self._procs: list[subprocess.Popen] = []
         self.home = self.root / "home"
@@ -152,7 +152,7 @@ class DesktopSandbox(Sandbox):
             raise InfraError(str(exc)) from None
         self.env_spec = f"desktop (Xvfb {self.xvfb.display})"
         try:
-            self.env = RemoteEnv("envs.desktop:DesktopEnv", self.xvfb.environ(), {"failsafe": False})
+            self.env = RemoteEnv("guiagent.envs.desktop:DesktopEnv", self.xvfb.environ(), {"failsafe": False})
         except Exception as exc:
             self.xvfb.stop()
             raise InfraError(f"the desktop env did not start on {self.xvfb.display}: {exc}") from None
@@ -333,7 +333,7 @@ def open_sandbox(kind: str, root: Path, options: dict[str, Any] | None = None) -
     if kind == "desktop":
         return DesktopSandbox(root)
     if kind == "android":
-        from harness.androidworld import AndroidSandbox
+        from guiagent.harness.androidworld import AndroidSandbox
 
         return AndroidSandbox(root, serial=options.get("serial"))
     raise InfraError(f"unknown env kind {kind!r}")

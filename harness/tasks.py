@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 if TYPE_CHECKING:
-    from agent.loop import Result
-    from harness.sandbox import Sandbox
-    from tools.actions import Action
+    from guiagent.agent.loop import Result
+    from guiagent.harness.sandbox import Sandbox
+    from guiagent.tools.actions import Action
 
 EnvKind = Literal["miniwob", "desktop", "android"]
 ENV_KINDS: tuple[str, ...] = ("miniwob", "desktop", "android")
@@ -258,8 +258,8 @@ class NativeTask(Task):
         self.max_steps = spec.max_steps
         self.answer = spec.answer
         self.params = choose_params(spec.params, seed or 0) if spec.params else {}
-        from harness.evaluators import unsupported_evaluator
-        from harness.osworld import unsupported_steps
+        from guiagent.harness.evaluators import unsupported_evaluator
+        from guiagent.harness.osworld import unsupported_steps
 
         self.skip_reason = unsupported_steps(spec.setup, spec.env) or unsupported_evaluator(
             spec.evaluator.model_dump(), spec.env)
@@ -275,7 +275,7 @@ class NativeTask(Task):
         return self.spec.instruction
 
     def setup(self, sandbox: Sandbox) -> str:
-        from harness.osworld import run_steps
+        from guiagent.harness.osworld import run_steps
 
         out = run_steps(sandbox, [s.model_dump() for s in self.spec.setup], self, self.source)
         text = self.instruction() or out.get("instruction")
@@ -284,7 +284,7 @@ class NativeTask(Task):
         return text
 
     def evaluate(self, sandbox: Sandbox, result: Result) -> Outcome:
-        from harness.evaluators import evaluate
+        from guiagent.harness.evaluators import evaluate
 
         return evaluate(sandbox, self.spec.evaluator.model_dump(), result, self)
 
@@ -297,11 +297,11 @@ class NativeTask(Task):
 
     def oracle_action(self, sandbox: Sandbox, step: int) -> Action | None:
         if self.spec.oracle is not None:
-            from harness.oracle import plan_action
+            from guiagent.harness.oracle import plan_action
 
             return plan_action(self.spec.oracle, sandbox, step, self.params)
         if self.env_kind == "miniwob":
-            from harness.suites.miniwob.solvers import solve
+            from guiagent.harness.suites.miniwob.solvers import solve
 
             return solve(sandbox.env, step)
         return super().oracle_action(sandbox, step)
@@ -460,7 +460,7 @@ def load_file(file: Path, root: Path, config: SuiteConfig) -> list[Task]:
     """The task instances one file defines; a bad file gives one InvalidTask."""
     try:
         if file.suffix == ".py":
-            from harness.androidworld import load_module_tasks
+            from guiagent.harness.androidworld import load_module_tasks
 
             return load_module_tasks(file, root, config)
         if not file.is_file():
@@ -483,7 +483,7 @@ def load_file(file: Path, root: Path, config: SuiteConfig) -> list[Task]:
                     out.append(InvalidTask(str(file), str(exc), safe_id(str(item.get("id") or f"{file.stem}_{i}"))))
             return out
         if isinstance(data, dict) and "evaluator" in data:
-            from harness.osworld import load_osworld_task
+            from guiagent.harness.osworld import load_osworld_task
 
             return [load_osworld_task(data, file, root, config)]
         raise TaskFileError(f"{file}: not a task file: a guiagent task needs 'env', an OSWorld task 'evaluator'")

@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from guiagent.model.image import PixelBudget
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from model.image import PixelBudget
-
 if TYPE_CHECKING:
+    from guiagent.tools.actions import Action, ActionSpace
     from PIL.Image import Image
-
-    from tools.actions import Action, ActionSpace
 
 
 class ParseError(Exception):
@@ -151,7 +149,7 @@ class Model:
 
     def __init__(self, dialect: Dialect | None = None) -> None:
         if dialect is None:
-            from model.qwen25vl import Qwen25VL
+            from guiagent.model.qwen25vl import Qwen25VL
 
             dialect = Qwen25VL()
         self.dialect = dialect

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model.base import Completion, ImagePart, Message, Model, ModelError, RequestContext, Usage
-from model.batching import Batcher
+from guiagent.model.base import Completion, ImagePart, Message, Model, ModelError, RequestContext, Usage
+from guiagent.model.batching import Batcher
 
 if TYPE_CHECKING:
-    from tools.actions import ActionSpace
+    from guiagent.tools.actions import ActionSpace
 
 log = logging.getLogger("guiagent.model.hf")
 
@@ -309,7 +309,7 @@ class HFModel(Model):
         # flash_attention_2 already runs the vision windows as one varlen call; sdpa gets the packed patch.
         self.vision_attention = "stock"
         if vision_attention == "packed" and model.config._attn_implementation == "sdpa":
-            from model import vision_attention as packed
+            from guiagent.model import vision_attention as packed
 
             if packed.install(model):
                 self.vision_attention = "packed"

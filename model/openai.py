@@ -30,11 +30,20 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
-from model.base import Completion, ImagePart, Message, Model, ModelError, RequestContext, TextPart, Usage
-from model.image import FACTOR, image_tokens
+from guiagent.model.base import (
+    Completion,
+    ImagePart,
+    Message,
+    Model,
+    ModelError,
+    RequestContext,
+    TextPart,
+    Usage,
+)
+from guiagent.model.image import FACTOR, image_tokens
 
 if TYPE_CHECKING:
-    from tools.actions import ActionSpace
+    from guiagent.tools.actions import ActionSpace
 
 log = logging.getLogger("guiagent.model.openai")
 
@@ -256,9 +265,8 @@ class OpenAIModel(Model):
 
     def check(self, space: ActionSpace, policy: str) -> None:
         """Before step 1: the model exists, a typical prompt fits, and the server takes the images we send."""
+        from guiagent.model.base import parse_policy
         from PIL import Image
-
-        from model.base import parse_policy
 
         self.resolve_model()
         images = parse_policy(policy) + 1

@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from guiagent.model.base import Completion, Message, Model, ModelError, RequestContext
 from pydantic import ValidationError
-
-from model.base import Completion, Message, Model, ModelError, RequestContext
 
 
 class ScriptedModel(Model):

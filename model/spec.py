@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.base import Model
+from guiagent.model.base import Model
 
 DEFAULT_MODEL = "hf:Qwen/Qwen2.5-VL-7B-Instruct"
 
@@ -20,19 +20,19 @@ def load_model(spec: str, **options: Any) -> Model:
     """
     scheme, _, rest = spec.partition(":")
     if scheme == "scripted" and rest:
-        from model.scripted import ScriptedModel
+        from guiagent.model.scripted import ScriptedModel
 
         return ScriptedModel.from_file(rest)
     if scheme == "replay" and rest:
-        from model.scripted import ReplayModel
+        from guiagent.model.scripted import ReplayModel
 
         return ReplayModel.from_dir(rest)
     if scheme == "hf" and rest:
-        from model.hf import HFModel
+        from guiagent.model.hf import HFModel
 
         return HFModel(rest, **{k: v for k, v in options.items() if k in HFModel.OPTIONS})
     if scheme == "openai" and rest:
-        from model.openai import OpenAIModel
+        from guiagent.model.openai import OpenAIModel
 
         return OpenAIModel(rest, **{k: v for k, v in options.items() if k in OpenAIModel.OPTIONS})
     raise ValueError(

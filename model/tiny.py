@@ -71,8 +71,8 @@ PREPROCESSOR_CONFIG = {
 
 def _corpus() -> list[str]:
     """Text the BPE is trained on: the real prompts, so they tokenize compactly."""
-    from model.qwen25vl import prompt
-    from model.qwen25vl.template import FN_CALL_TEMPLATE, MOBILE_QUERY, TASK_PROGRESS
+    from guiagent.model.qwen25vl import prompt
+    from guiagent.model.qwen25vl.template import FN_CALL_TEMPLATE, MOBILE_QUERY, TASK_PROGRESS
 
     lines = [FN_CALL_TEMPLATE, MOBILE_QUERY, TASK_PROGRESS, "You are a helpful assistant."]
     for space in ("computer_use", "mobile_use"):
@@ -89,10 +89,9 @@ def _corpus() -> list[str]:
 
 def build_tokenizer():
     """A Qwen2Tokenizer with a self-trained byte-level BPE and all Qwen added tokens."""
+    from guiagent.model.qwen25vl.template import CHAT_TEMPLATE
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
-
-    from model.qwen25vl.template import CHAT_TEMPLATE
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -118,7 +117,7 @@ def write_processor_files(directory: str | Path) -> dict[str, int]:
     ``ids["vocab"]`` is the tokenizer's length. The benchmark pairs these files with
     full-size random-weight models.
     """
-    from model.qwen25vl.template import CHAT_TEMPLATE
+    from guiagent.model.qwen25vl.template import CHAT_TEMPLATE
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

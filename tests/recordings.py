@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from guiagent.agent.trajectory import Recorder, RunMeta, StepRecord
+from guiagent.model.image import PixelBudget
+from guiagent.tools.frame import Frame, ScreenSpace
 from PIL import Image
-
-from agent.trajectory import Recorder, RunMeta, StepRecord
-from model.image import PixelBudget
-from tools.frame import Frame, ScreenSpace
 
 
 def record_screens(path: Path, colours: list[str], *, size: tuple[int, int] = (1366, 768),

@@ -6,12 +6,8 @@ import io
 import struct
 
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
-from PIL import Image
-
-from envs.adb_keys import UnknownKey, keycode
-from envs.android import (
+from guiagent.envs.adb_keys import UnknownKey, keycode
+from guiagent.envs.android import (
     batch,
     decode_raw,
     ime_broadcast_command,
@@ -23,8 +19,11 @@ from envs.android import (
     tap_command,
     text_commands,
 )
-from envs.android_apps import LauncherApp, NoSuchApp, parse_query_activities, resolve
-from envs.simphone.server import SimPhone
+from guiagent.envs.android_apps import LauncherApp, NoSuchApp, parse_query_activities, resolve
+from guiagent.envs.simphone.server import SimPhone
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
 
 def test_pointer_command_lines():

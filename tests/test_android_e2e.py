@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from guiagent.envs.simphone.server import SimPhone
+from guiagent.model.image import PixelBudget
+from guiagent.tools.frame import Frame, ScreenSpace
 
-from envs.simphone.server import SimPhone
-from model.image import PixelBudget
 from tests.fixtures.android import center, dump, find_widget
-from tools.frame import Frame, ScreenSpace
 
 SCREEN = (1080, 2400)
 NOTE = "Dinner at 7 & bring \"wine\" 'n' cheese (2 kinds); $5 each\n\u665a\u996d caf\u00e9 \U0001f377 100%s"
@@ -47,7 +47,7 @@ def widget_points() -> dict[str, tuple[int, int]]:
 
 def guiagent() -> list[str]:
     exe = shutil.which("guiagent")
-    return [exe] if exe else [sys.executable, "-m", "agent.cli"]
+    return [exe] if exe else [sys.executable, "-m", "guiagent"]
 
 
 def test_guiagent_run_on_the_simulated_phone(phone, tmp_path):
@@ -90,10 +90,11 @@ def test_guiagent_run_with_a_missing_phone_is_a_one_line_usage_error(adb_server,
 
 def test_a_phone_lost_mid_run_ends_the_run_cleanly_with_its_steps(adb_server, tmp_path):
     """The loop gets EnvError(device_lost); the steps already taken stay in the trajectory."""
-    from agent.callbacks import FunctionCallback
-    from agent.loop import Agent
-    from envs.android import AndroidEnv
-    from model.scripted import ScriptedModel
+    from guiagent.agent.callbacks import FunctionCallback
+    from guiagent.agent.loop import Agent
+    from guiagent.envs.android import AndroidEnv
+    from guiagent.model.scripted import ScriptedModel
+
     from tests.fixtures.android import start_simphone
 
     sim = start_simphone(adb_server)

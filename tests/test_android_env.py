@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from guiagent.envs.android import AndroidEnv
+from guiagent.envs.base import ActionError
+from guiagent.envs.simphone.state import LATIN_IME
+from guiagent.tools.actions import (
+    Click,
+    LongPress,
+    MobileKey,
+    MobileType,
+    Open,
+    Swipe,
+    SystemButton,
+    Terminate,
+    Wait,
+)
 
-from envs.android import AndroidEnv
-from envs.base import ActionError
-from envs.simphone.state import LATIN_IME
 from tests.fixtures.android import center, dump, find_widget
-from tools.actions import Click, LongPress, MobileKey, MobileType, Open, Swipe, SystemButton, Terminate, Wait
 
 
 def tap_on(env: AndroidEnv, phone, **attrs: str) -> None:

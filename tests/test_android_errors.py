@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from guiagent.envs.android import AndroidEnv
+from guiagent.envs.base import ActionError, EnvError
+from guiagent.tools.actions import Click, MobileType
 
-from envs.android import AndroidEnv
-from envs.base import ActionError, EnvError
 from tests.fixtures.android import AdbServer, extra_simphone, free_port, spawn_simphone, start_simphone
-from tools.actions import Click, MobileType
 
 
 def _env_error(**kw) -> EnvError:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def guiagent(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "guiagent", *args], input=stdin, capture_output=True, text=True,
                           cwd=ROOT, env={**base, **(env or {})}, timeout=120)
 
 
@@ -87,8 +87,8 @@ def test_run_without_display_is_a_one_line_error(tmp_path):
 
 
 def test_help_needs_no_heavy_imports():
-    code = ("import sys; from agent.cli import main; main(['--help']) if False else None; "
-            "from agent import cli; cli.build_parser(); "
+    code = ("import sys; from guiagent.cli import main; main(['--help']) if False else None; "
+            "from guiagent import cli; cli.build_parser(); "
             "print(sorted(m for m in ('torch', 'transformers', 'pyautogui', 'mss', 'adbutils', 'selenium') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)

@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from agent.trajectory import load_trajectory
-from model.image import PixelBudget
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.model.image import PixelBudget
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDED = Path(__file__).parent / "data" / "desktop_run"
@@ -53,7 +52,7 @@ def script(mw: int, mh: int) -> tuple[list[str], dict]:
 
 
 def run_cli(xvfb, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "guiagent", *args], capture_output=True, text=True, cwd=ROOT,
                           env=xvfb.child_env(), timeout=180)
 
 

@@ -13,14 +13,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-
-from envs import make_env
-from envs.base import ActionError, EnvError
-from envs.desktop import DesktopEnv, wheel_clicks
-from envs.keys import resolve_keys
-from model.image import PixelBudget
-from tests.fixtures.desktop import SCREEN, needs_xvfb
-from tools.actions import (
+from guiagent.envs import make_env
+from guiagent.envs.base import ActionError, EnvError
+from guiagent.envs.desktop import DesktopEnv, wheel_clicks
+from guiagent.envs.keys import resolve_keys
+from guiagent.model.image import PixelBudget
+from guiagent.tools.actions import (
     DoubleClick,
     Key,
     LeftClick,
@@ -33,7 +31,9 @@ from tools.actions import (
     Type,
     Wait,
 )
-from tools.frame import Frame, ScreenSpace
+from guiagent.tools.frame import Frame, ScreenSpace
+
+from tests.fixtures.desktop import SCREEN, needs_xvfb
 
 W, H = SCREEN
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,13 +337,13 @@ def test_missing_xauthority_file_is_replaced(xvfb, monkeypatch, tmp_path):
 
 _LOST = """
 import json
-from envs.base import EnvError
-from envs.xvfb import start_xvfb
-from tools.actions import LeftClick
+from guiagent.envs.base import EnvError
+from guiagent.envs.xvfb import start_xvfb
+from guiagent.tools.actions import LeftClick
 x = start_xvfb(320, 240)
 import os
 os.environ.update(x.environ())
-from envs.desktop import DesktopEnv
+from guiagent.envs.desktop import DesktopEnv
 e = DesktopEnv(settle=False, failsafe=False)
 e.execute(LeftClick(coordinate=(10, 10)))
 x.stop()

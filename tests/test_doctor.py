@@ -20,9 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from agent.cli import main as cli_main
-from agent.doctor import (
+from guiagent.agent.doctor import (
     CheckResult,
     Target,
     android_checks,
@@ -32,6 +30,8 @@ from agent.doctor import (
     gpu_checks,
     model_checks,
 )
+
+from guiagent.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 ADB = shutil.which("adb")
@@ -56,7 +56,7 @@ def isolated_env(tmp: Path, base: dict[str, str] | None = None) -> dict[str, str
 
 
 def doctor(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    code = "import sys; from agent.cli import main; sys.exit(main(['doctor', *sys.argv[1:]]))"
+    code = "import sys; from guiagent.cli import main; sys.exit(main(['doctor', *sys.argv[1:]]))"
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -178,7 +178,7 @@ def adb_port() -> Iterator[int]:
 @pytest.fixture(scope="module")
 def phones(adb_port) -> Iterator[dict[str, str]]:
     """Three simulated phones attached to the private adb server; name -> serial."""
-    from envs.simphone.server import SimPhone
+    from guiagent.envs.simphone.server import SimPhone
 
     sims = {"ok": SimPhone(), "unauthorized": SimPhone(unauthorized=True), "no-ime": SimPhone(adb_keyboard=False)}
     for sim in sims.values():

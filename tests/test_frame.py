@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from guiagent.model.image import PixelBudget, _smart_resize_reference, smart_resize
+from guiagent.tools.actions import Click, LeftClick
+from guiagent.tools.frame import Frame, OutOfFrame, Screenshot, ScreenSpace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-
-from model.image import PixelBudget, _smart_resize_reference, smart_resize
-from tools.actions import Click, LeftClick
-from tools.frame import Frame, OutOfFrame, Screenshot, ScreenSpace
 
 
 @pytest.mark.parametrize(("screen", "budget", "expected"), [

@@ -6,15 +6,14 @@ import shutil
 import time
 
 import pytest
-
-from tools.actions import Key, LeftClick, Scroll, Type
+from guiagent.tools.actions import Key, LeftClick, Scroll, Type
 
 
 @pytest.fixture(scope="module")
 def browser():
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         pytest.skip("needs Debian's chromium and chromium-driver (apt install chromium chromium-driver)")
-    from envs.browser import BrowserEnv
+    from guiagent.envs.browser import BrowserEnv
 
     env = BrowserEnv()
     try:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agent.loop import Result
-from agent.trajectory import RunMeta, Trajectory
-from harness.evaluators import check_include_exclude, compare_text_file, evaluate, exact_match
-from harness.tasks import TaskSkip
+from guiagent.agent.loop import Result
+from guiagent.agent.trajectory import RunMeta, Trajectory
+from guiagent.harness.evaluators import check_include_exclude, compare_text_file, evaluate, exact_match
+from guiagent.harness.tasks import TaskSkip
 
 
 class _Task:
@@ -78,11 +77,11 @@ def test_fail_on_a_feasible_task_scores_zero_without_evaluating():
 
 @pytest.fixture(scope="module")
 def desktop_sandbox(tmp_path_factory):
-    from envs.xvfb import xvfb_available
+    from guiagent.envs.xvfb import xvfb_available
 
     if not xvfb_available():
         pytest.skip("needs Xvfb (apt install xvfb)")
-    from harness.sandbox import DesktopSandbox
+    from guiagent.harness.sandbox import DesktopSandbox
 
     sb = DesktopSandbox(tmp_path_factory.mktemp("desktop-sandbox"))
     try:
@@ -92,7 +91,7 @@ def desktop_sandbox(tmp_path_factory):
 
 
 def test_getters_and_setup_steps_on_a_real_desktop_sandbox(desktop_sandbox, tmp_path):
-    from harness.osworld import run_steps
+    from guiagent.harness.osworld import run_steps
 
     sb = desktop_sandbox
     sb.prepare("getters")
@@ -125,7 +124,7 @@ def test_getters_and_setup_steps_on_a_real_desktop_sandbox(desktop_sandbox, tmp_
 
 
 def test_network_downloads_are_skipped_not_fetched(desktop_sandbox, tmp_path):
-    from harness.osworld import run_steps
+    from guiagent.harness.osworld import run_steps
 
     sb = desktop_sandbox
     sb.prepare("net")

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from guiagent.harness.results import collect
 
-from harness.cli import main as bench
-from harness.results import collect
+from guiagent.cli.bench import main as bench
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIWOB_SUITE = ROOT / "harness" / "suites" / "miniwob" / "tasks.yaml"
@@ -162,7 +162,7 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path):
     needs_browser()
     out = tmp_path / "out"
     tasks = "click-test,click-test-2,focus-text,click-link"
-    cmd = [sys.executable, "-m", "harness.cli", "miniwob", "--model", "oracle", "--instances", "1",
+    cmd = [sys.executable, "-m", "guiagent", "bench", "miniwob", "--model", "oracle", "--instances", "1",
            "--tasks", tasks, "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -188,7 +188,7 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path):
 
 
 def test_resume_refuses_another_model_and_a_fresh_run_refuses_a_used_folder(tmp_path):
-    from agent.cli import UsageError
+    from guiagent.cli.common import UsageError
 
     out = tmp_path / "out"
     out.mkdir()

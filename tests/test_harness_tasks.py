@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from guiagent.harness.androidworld import AndroidWorldTask
+from guiagent.harness.osworld import OSWorldTask
+from guiagent.harness.tasks import InvalidTask, NativeTask, TaskFileError, instance_seed, load_suite
 
-from agent.cli import UsageError
-from harness.androidworld import AndroidWorldTask
-from harness.osworld import OSWorldTask
-from harness.tasks import InvalidTask, NativeTask, TaskFileError, instance_seed, load_suite
+from guiagent.cli.common import UsageError
 
 MINIWOB_KINDS = {"click", "checkbox", "link", "tab", "dialog", "text", "focus", "scroll"}
 
@@ -162,7 +162,7 @@ def test_osworld_unsupported_features_mark_the_task_skipped(tmp_path, config, ev
 
 ANDROIDWORLD_MODULE = '''
 import random
-from harness.androidworld import TaskEval
+from guiagent.harness.androidworld import TaskEval
 
 class _Helper(TaskEval):
     template = "ignored {x}"
@@ -227,14 +227,14 @@ def test_selecting_unknown_tasks_is_an_error():
     (["miniwob", "--model", "bogus:thing"], "unknown model spec 'bogus:thing'"),
 ])
 def test_bench_usage_errors_are_one_line(argv, message, tmp_path):
-    from harness.cli import main
+    from guiagent.cli.bench import main
 
     with pytest.raises(UsageError, match=message):
         main([*argv, "--out", str(tmp_path / "out")])
 
 
 def test_bench_list_prints_tasks(capsys):
-    from harness.cli import main
+    from guiagent.cli.bench import main
 
     assert main(["desktop", "--list"]) == 0
     out = capsys.readouterr().out
@@ -257,8 +257,8 @@ def test_an_osworld_index_file_selects_its_examples(tmp_path):
 def test_progress_plain_lines_and_tty_bar():
     import io
 
-    from harness.progress import BenchProgress
-    from harness.results import TaskRecord
+    from guiagent.harness.progress import BenchProgress
+    from guiagent.harness.results import TaskRecord
 
     out = io.StringIO()
     p = BenchProgress(2, stream=out, tty=False)

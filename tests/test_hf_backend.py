@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guiagent.model.base import ImagePart, ModelError
+from guiagent.model.image import PixelBudget
+from guiagent.tools.actions import action_to_dict
+from guiagent.tools.frame import Screenshot, ScreenSpace
 from PIL import Image
-
-from model.base import ImagePart, ModelError
-from model.image import PixelBudget
-from tools.actions import action_to_dict
-from tools.frame import Screenshot, ScreenSpace
 
 SMALL = PixelBudget(max_pixels=200_000)  # keeps prompts ~1.5k tokens: fast on 2 CPU cores
 CLICK = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [630, 392]}}\n</tool_call>'
@@ -29,7 +28,7 @@ def _noise(w: int, h: int, seed: int = 0) -> Image.Image:
 @pytest.fixture(scope="module")
 def hf(tiny_checkpoint: Path):
     """One loaded model for the module (loading is cheap; importing transformers is not)."""
-    from model.hf import HFModel
+    from guiagent.model.hf import HFModel
 
     model = HFModel(str(tiny_checkpoint), max_new_tokens=16)
     model.configure(SMALL)
@@ -89,7 +88,7 @@ def test_processor_loads_from_the_checkpoint_files(hf):
 
 @pytest.mark.parametrize("space,policy", [("computer_use", "text"), ("mobile_use", "text"), ("mobile_use", "images:2")])
 def test_dialect_prompt_equals_the_checkpoint_chat_template(hf, space, policy):
-    from model.base import HistoryItem
+    from guiagent.model.base import HistoryItem
 
     size = hf.image_size(1080, 2400)
     history = [HistoryItem(calls=['{"name": "mobile_use", "arguments": {"action": "open", "text": "Files"}}'],
@@ -105,8 +104,8 @@ def test_dialect_prompt_equals_the_checkpoint_chat_template(hf, space, policy):
 
 
 def test_forced_tool_call_runs_through_generate_and_the_agent(fresh):
-    from agent.loop import Agent
-    from model.hf import ForcedReply
+    from guiagent.agent.loop import Agent
+    from guiagent.model.hf import ForcedReply
 
     budget = PixelBudget(max_pixels=1_003_520)  # 1280x800 -> 1260x784 (1260 image tokens)
     forced = ForcedReply.from_text(fresh.tokenizer, CLICK + "\nand more text after the call", DONE)
@@ -159,7 +158,7 @@ def test_image_not_at_the_model_size_is_refused(fresh):
 
 
 def test_length_cut_usage_and_timings(fresh):
-    from model.hf import ForcedReply
+    from guiagent.model.hf import ForcedReply
 
     fresh.logits_processors = [ForcedReply.from_text(fresh.tokenizer, CLICK)]
     fresh.max_new_tokens = 5
@@ -210,8 +209,7 @@ def test_static_cache_gives_the_same_generation_on_cpu(fresh, monkeypatch):
 
 def test_packed_vision_attention_equals_the_stock_path(fresh):
     import torch
-
-    from model import vision_attention
+    from guiagent.model import vision_attention
 
     assert fresh.vision_attention == "packed" and vision_attention.is_enabled(fresh.model)
     visual = fresh.model.model.visual
@@ -236,7 +234,7 @@ def test_packed_vision_attention_equals_the_stock_path(fresh):
 
 
 def test_warmup_runs_single_and_full_batches_on_the_worker_thread(tiny_checkpoint):
-    from model.hf import HFModel
+    from guiagent.model.hf import HFModel
 
     model = HFModel(str(tiny_checkpoint), max_batch=2)
     model.configure(PixelBudget(max_pixels=50_000))
@@ -252,7 +250,7 @@ def test_warmup_runs_single_and_full_batches_on_the_worker_thread(tiny_checkpoin
 
 
 def test_concurrent_requests_share_one_batched_generate(tiny_checkpoint):
-    from model.hf import HFModel
+    from guiagent.model.hf import HFModel
 
     single = HFModel(str(tiny_checkpoint), max_new_tokens=12)  # same weights, no batching
     single.configure(SMALL)
@@ -289,8 +287,8 @@ def test_concurrent_requests_share_one_batched_generate(tiny_checkpoint):
 
 
 def test_load_errors_are_one_line(tmp_path, monkeypatch):
-    from model.hf import HFModel
-    from model.spec import load_model
+    from guiagent.model.hf import HFModel
+    from guiagent.model.spec import load_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelError, match="no such folder") as err:
@@ -306,7 +304,7 @@ def test_load_errors_are_one_line(tmp_path, monkeypatch):
 
 
 def test_load_model_passes_only_hf_options(tiny_checkpoint):
-    from model.spec import load_model
+    from guiagent.model.spec import load_model
 
     model = load_model(f"hf:{tiny_checkpoint}", temperature=0.5, max_new_tokens=7, served_model="ignored")
     assert (model.temperature, model.max_new_tokens, model.spec) == (0.5, 7, f"hf:{tiny_checkpoint}")
@@ -315,11 +313,11 @@ def test_load_model_passes_only_hf_options(tiny_checkpoint):
 
 def test_cli_run_with_the_tiny_checkpoint_on_cpu(tiny_checkpoint, tmp_path):
     """`guiagent run --model hf:DIR` loads real files through from_pretrained and runs the loop to an ending."""
-    from agent.trajectory import load_trajectory
+    from guiagent.agent.trajectory import load_trajectory
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "run"
-    p = subprocess.run([sys.executable, "-m", "agent.cli", "run", "Click the text field", "--env",
+    p = subprocess.run([sys.executable, "-m", "guiagent", "run", "Click the text field", "--env",
                         f"replay:{root / 'tests/data/desktop_run'}", "--model", f"hf:{tiny_checkpoint}",
                         "--max-steps", "2", "--max-new-tokens", "16", "--max-pixels", "200000", "--out", str(out)],
                        capture_output=True, text=True, cwd=root, timeout=600,

@@ -6,16 +6,16 @@ import asyncio
 import json
 
 import pytest
+from guiagent.agent.callbacks import Callback
+from guiagent.agent.guard import Guard, Policy
+from guiagent.agent.loop import Agent, Settle
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.envs.replay import ReplayEnv
+from guiagent.model.image import PixelBudget
+from guiagent.model.scripted import ScriptedModel
+from guiagent.tools.frame import ScreenSpace
 
-from agent.callbacks import Callback
-from agent.guard import Guard, Policy
-from agent.loop import Agent, Settle
-from agent.trajectory import load_trajectory
-from envs.replay import ReplayEnv
-from model.image import PixelBudget
-from model.scripted import ScriptedModel
 from tests.recordings import record_screens
-from tools.frame import ScreenSpace
 
 SCREEN = ScreenSpace(width=1366, height=768)
 FAST = Settle(interval=0.001, min_wait=0.0, max_wait=0.05)
@@ -178,7 +178,7 @@ def test_mobile_prompt_history_is_the_cookbook_step_list(tmp_path):
 
 def test_policy_deny_keys_add_to_the_built_in_chords():
     guard = Guard(Policy(deny_keys=["ctrl+q"]))
-    from tools.actions import Key
+    from guiagent.tools.actions import Key
 
     assert guard.check(Key(keys=["ctrl", "q"])).verdict == "deny"
     assert guard.check(Key(keys=["ctrl", "alt", "Delete"])).verdict == "deny"

@@ -12,11 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jinja2.sandbox
 import pytest
+from guiagent.model.base import HistoryItem, ImagePart, ModelError
+from guiagent.model.openai import OpenAIModel, normalize_base_url
+from guiagent.model.qwen25vl.template import CHAT_TEMPLATE
 from PIL import Image
-
-from model.base import HistoryItem, ImagePart, ModelError
-from model.openai import OpenAIModel, normalize_base_url
-from model.qwen25vl.template import CHAT_TEMPLATE
 
 REPLY = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [966, 546]}}\n'
 
@@ -159,7 +158,7 @@ def _step_messages(model: OpenAIModel, screen: tuple[int, int], space: str, inst
     ("android", "mobile_use", (1080, 2400), (1092, 2408)),
 ])
 def test_server_renders_exactly_the_guiagent_prompt(server, capsys, monkeypatch, env, space, screen, model_size):
-    from agent.cli import main
+    from guiagent.cli import main
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     model = _model(server)
@@ -288,7 +287,7 @@ def test_check_says_what_to_change(server):
 
 
 def test_base_url_forms_and_load_model_options():
-    from model.spec import load_model
+    from guiagent.model.spec import load_model
 
     assert normalize_base_url("127.0.0.1:8000") == "http://127.0.0.1:8000/v1"
     assert normalize_base_url("http://h:1/v1/") == "http://h:1/v1"

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from guiagent.model.base import ParseError
+from guiagent.model.qwen25vl.parse import parse_reply
+from guiagent.tools.actions import action_to_dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from model.base import ParseError
-from model.qwen25vl.parse import parse_reply
-from tools.actions import action_to_dict
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "parser_corpus.json").read_text(encoding="utf-8"))
 
@@ -73,7 +72,7 @@ def test_huge_and_deep_inputs_are_parse_errors():
 
 
 def test_huge_numbers_parse_but_are_rejected_by_the_frame():
-    from tools.frame import Frame, OutOfFrame, ScreenSpace
+    from guiagent.tools.frame import Frame, OutOfFrame, ScreenSpace
 
     [call] = parse_reply('{"action": "click", "coordinate": [1e308, -5]}', "mobile_use")
     frame = Frame(image_width=1080, image_height=2400, screen=ScreenSpace(width=1080, height=2400),

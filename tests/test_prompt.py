@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from guiagent.model.base import HistoryItem, ImagePart, parse_policy
+from guiagent.model.qwen25vl import Qwen25VL
+from guiagent.model.qwen25vl.prompt import build_messages, render, tool_function
 from PIL import Image
-
-from model.base import HistoryItem, ImagePart, parse_policy
-from model.qwen25vl import Qwen25VL
-from model.qwen25vl.prompt import build_messages, render, tool_function
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "qwen25vl-formats.md"
@@ -34,7 +33,7 @@ def test_mobile_prompt_matches_the_cookbook_printout_byte_for_byte():
 
 @pytest.mark.skipif(not REFERENCE.exists(), reason="needs ../shared/reference (the project's shared folder)")
 def test_chat_template_is_the_checkpoint_template_verbatim():
-    from model.qwen25vl.template import CHAT_TEMPLATE
+    from guiagent.model.qwen25vl.template import CHAT_TEMPLATE
 
     text = REFERENCE.read_text(encoding="utf-8")
     block = re.search(r"chat_template\.json.*?```\n(.*?)\n```", text, re.S).group(1)
@@ -98,7 +97,7 @@ def test_bad_history_policy(bad):
 
 def test_cli_prompt_prints_the_exact_text_without_display_or_model(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "agent.cli", "prompt", OPEN_FILES, "--env", "android",
+    out = subprocess.run([sys.executable, "-m", "guiagent", "prompt", OPEN_FILES, "--env", "android",
                           "--screen", "1080x2400"], capture_output=True, text=True, env=env, check=True,
                          cwd=Path(__file__).parents[1])
     golden = (GOLDEN / "mobile_cookbook_1092x2408.txt").read_text(encoding="utf-8")

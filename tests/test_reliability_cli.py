@@ -1,6 +1,6 @@
 """The kill switch, the policy file, confirmations and exit statuses of a real `guiagent run` process.
 
-Each test starts ``python -m agent.cli run ... --env replay:DIR --model scripted:FILE`` (a
+Each test starts ``python -m guiagent run ... --env replay:DIR --model scripted:FILE`` (a
 recorded run's screens, scripted replies) and drives it like a user: signals, a policy file,
 a terminal that answers y/N.
 """
@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
+from guiagent.agent.trajectory import load_trajectory
 from PIL import Image
 
-from agent.trajectory import load_trajectory
 from tests.recordings import record_screens
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def cli_env() -> dict:
 def run_args(screens: Path, tmp_path: Path, replies: list, *extra: str) -> list[str]:
     script = tmp_path / "replies.json"
     script.write_text(json.dumps(replies), encoding="utf-8")
-    return [sys.executable, "-m", "agent.cli", "run", "do the task", "--env", f"replay:{screens}",
+    return [sys.executable, "-m", "guiagent", "run", "do the task", "--env", f"replay:{screens}",
             "--model", f"scripted:{script}", "--out", str(tmp_path / "out"), *extra]
 
 

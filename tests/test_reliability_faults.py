@@ -20,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from guiagent.agent.loop import Agent, Settle
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.envs.replay import ReplayEnv
 from PIL import Image
 
-from agent.loop import Agent, Settle
-from agent.trajectory import load_trajectory
-from envs.replay import ReplayEnv
 from tests.recordings import record_screens
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +147,7 @@ def screens(tmp_path_factory) -> Path:
 
 def guiagent(*args: str, env: dict | None = None, timeout: float = DEADLINE) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    return subprocess.run([sys.executable, "-m", "agent.cli", "run", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "guiagent", "run", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**base, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
@@ -194,7 +194,7 @@ def test_a_server_that_keeps_failing_ends_the_run_model_error_with_its_steps(scr
 
 @pytest.mark.parametrize("fault", ["hang", "close", "garbage"])
 def test_hung_closed_or_garbled_answers_end_model_error_cleanly(fault, screens, tmp_path):
-    from model.openai import OpenAIModel
+    from guiagent.model.openai import OpenAIModel
 
     with FaultyServer([call(action="left_click", coordinate=[5, 5])], default=fault) as server:
         model = OpenAIModel(server.url, timeout=0.5, max_retries=1, backoff=0.01)
@@ -208,7 +208,7 @@ def test_hung_closed_or_garbled_answers_end_model_error_cleanly(fault, screens, 
 
 
 def test_a_failing_preflight_still_writes_a_trajectory(screens, tmp_path):
-    from model.openai import OpenAIModel
+    from guiagent.model.openai import OpenAIModel
 
     with FaultyServer([]) as server:
         model = OpenAIModel(server.url, timeout=0.5, max_retries=0)
@@ -239,8 +239,8 @@ def test_reply_cut_off_by_max_tokens_from_the_server_is_fed_back(screens, tmp_pa
 
 
 def test_fail_safe_corner_stops_a_desktop_run_before_the_action(tk_app, tmp_path):
-    from envs import make_env
-    from model.scripted import ScriptedModel
+    from guiagent.envs import make_env
+    from guiagent.model.scripted import ScriptedModel
 
     env = make_env("desktop")
     try:
@@ -262,9 +262,9 @@ def test_fail_safe_corner_stops_a_desktop_run_before_the_action(tk_app, tmp_path
 
 def test_a_failed_screenshot_is_retried_and_the_run_goes_on(tk_app, tmp_path):
     """The capture connection breaks between steps (the X server is fine): the env must capture again."""
-    from agent.callbacks import FunctionCallback
-    from envs.desktop import DesktopEnv
-    from model.scripted import ScriptedModel
+    from guiagent.agent.callbacks import FunctionCallback
+    from guiagent.envs.desktop import DesktopEnv
+    from guiagent.model.scripted import ScriptedModel
 
     env = DesktopEnv(settle=False, failsafe=False)
     broken = []
@@ -292,7 +292,8 @@ def test_a_failed_screenshot_is_retried_and_the_run_goes_on(tk_app, tmp_path):
 
 
 def test_display_killed_mid_run_ends_display_lost_with_a_complete_trajectory(tmp_path):
-    from envs.xvfb import start_xvfb
+    from guiagent.envs.xvfb import start_xvfb
+
     from tests.fixtures.desktop import needs_xvfb
 
     needs_xvfb()
@@ -302,7 +303,7 @@ def test_display_killed_mid_run_ends_display_lost_with_a_complete_trajectory(tmp
                                   call(action="terminate", status="success")]))
     with start_xvfb(800, 600) as xvfb:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "run", "click twice", "--env", "desktop",
+            [sys.executable, "-m", "guiagent", "run", "click twice", "--env", "desktop",
              "--model", f"scripted:{script}", "--out", str(tmp_path / "out"), "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=xvfb.child_env(),
             stdin=subprocess.DEVNULL)
@@ -331,7 +332,7 @@ def _android_run(phone_serial: str, server_env: dict, replies: list[str], out: P
     script = out.parent / "replies.json"
     script.write_text(json.dumps(replies, ensure_ascii=False))
     return subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "run", "go home and open the clock", "--env", f"android:{phone_serial}",
+        [sys.executable, "-m", "guiagent", "run", "go home and open the clock", "--env", f"android:{phone_serial}",
          "--model", f"scripted:{script}", "--out", str(out), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=server_env, stdin=subprocess.DEVNULL)
 

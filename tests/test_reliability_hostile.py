@@ -20,16 +20,16 @@ import threading
 from pathlib import Path
 
 import pytest
+from guiagent.agent.guard import Guard, Policy, deny_all
+from guiagent.agent.loop import Agent, Settle
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.envs.replay import ReplayEnv
+from guiagent.model.scripted import ScriptedModel
+from guiagent.tools.actions import ACTIONS, MAX_WAIT_SECONDS, action_from_dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.guard import Guard, Policy, deny_all
-from agent.loop import Agent, Settle
-from agent.trajectory import load_trajectory
-from envs.replay import ReplayEnv
-from model.scripted import ScriptedModel
 from tests.recordings import record_screens
-from tools.actions import ACTIONS, MAX_WAIT_SECONDS, action_from_dict
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "hostile_replies.json").read_text(encoding="utf-8"))
 FAST = Settle(interval=0.001, min_wait=0.0, max_wait=0.05)
@@ -260,7 +260,7 @@ def _contains(source, text: str) -> bool:
 @pytest.mark.parametrize("case", _DESKTOP_CASES, ids=[c["name"] for c in _DESKTOP_CASES])
 def test_payload_typed_on_the_real_desktop_is_only_text(case, tk_app, tmp_path):
     """The payload lands in the Tk Entry character for character; nothing else runs."""
-    from envs.desktop import DesktopEnv
+    from guiagent.envs.desktop import DesktopEnv
 
     marker = tmp_path / "pwned"
     reply, expected = materialize(case, marker)
@@ -304,7 +304,7 @@ _CONTROL_CASES = [c for c in CORPUS if c["name"] in (
 @pytest.mark.parametrize("case", _CONTROL_CASES, ids=[c["name"] for c in _CONTROL_CASES])
 def test_control_characters_on_the_real_desktop_are_typed_or_refused(case, tk_app, tmp_path):
     """Text no keyboard can type is refused with feedback (the run goes on); nothing else runs."""
-    from envs.desktop import DesktopEnv
+    from guiagent.envs.desktop import DesktopEnv
 
     marker = tmp_path / "pwned"
     reply, expected = materialize(case, marker)

@@ -12,14 +12,15 @@ import json
 import threading
 from pathlib import Path
 
-from agent.callbacks import Callback
-from agent.guard import Guard, Policy
-from agent.loop import STALL_STEPS, Agent, Settle
-from agent.trajectory import TrajectoryError, load_trajectory
-from envs.base import EnvError
-from envs.replay import ReplayEnv
-from model.base import Completion, ModelError, Usage
-from model.scripted import ScriptedModel
+from guiagent.agent.callbacks import Callback
+from guiagent.agent.guard import Guard, Policy
+from guiagent.agent.loop import STALL_STEPS, Agent, Settle
+from guiagent.agent.trajectory import TrajectoryError, load_trajectory
+from guiagent.envs.base import EnvError
+from guiagent.envs.replay import ReplayEnv
+from guiagent.model.base import Completion, ModelError, Usage
+from guiagent.model.scripted import ScriptedModel
+
 from tests.recordings import record_screens
 
 FAST = Settle(interval=0.001, min_wait=0.0, max_wait=0.05)

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from guiagent.agent.report import action_marks, render_index, render_report, screen_to_pixel
+from guiagent.agent.trajectory import ActionRecord, Trajectory, load_trajectory
+from guiagent.tools.frame import Frame, ScreenSpace
 from markupsafe import escape
 from PIL import Image, ImageChops, ImageStat
 
-from agent.cli import main as cli_main
-from agent.report import action_marks, render_index, render_report, screen_to_pixel
-from agent.trajectory import ActionRecord, Trajectory, load_trajectory
-from tools.frame import Frame, ScreenSpace
+from guiagent.cli import main as cli_main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -62,9 +62,9 @@ class Run:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, xvfb, tk_app_session) -> Run:
     """A real run: Agent + ScriptedModel + DesktopEnv on Xvfb, the Tk logger receiving the input."""
-    from agent.loop import Agent
-    from envs.desktop import DesktopEnv
-    from model.scripted import ScriptedModel
+    from guiagent.agent.loop import Agent
+    from guiagent.envs.desktop import DesktopEnv
+    from guiagent.model.scripted import ScriptedModel
 
     app = tk_app_session
     app.reset()
@@ -271,9 +271,9 @@ def test_keyboard_moves_between_steps(report: Path) -> None:
 
 KILLED_RUN = textwrap.dedent("""
     import json, sys
-    from agent.loop import Agent, Settle
-    from envs.replay import ReplayEnv
-    from model.scripted import ScriptedModel
+    from guiagent.agent.loop import Agent, Settle
+    from guiagent.envs.replay import ReplayEnv
+    from guiagent.model.scripted import ScriptedModel
     def call(**a):
         return "<tool_call>\\n" + json.dumps({"name": "computer_use", "arguments": a}) + "\\n</tool_call>"
     replies = [call(action="left_click", coordinate=[300, 350]), call(action="type", text="abc"),

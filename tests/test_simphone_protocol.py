@@ -7,9 +7,7 @@ import socket
 import struct
 
 import pytest
-from PIL import Image
-
-from envs.simphone.adbd import (
+from guiagent.envs.simphone.adbd import (
     A_AUTH,
     A_CLSE,
     A_CNXN,
@@ -23,7 +21,8 @@ from envs.simphone.adbd import (
     pack,
     read_message,
 )
-from envs.simphone.server import SimPhone
+from guiagent.envs.simphone.server import SimPhone
+from PIL import Image
 
 
 class Host:
@@ -208,7 +207,8 @@ def subprocess_bytes(phone, *args: str) -> bytes:
 def test_cli_starts_from_a_state_file_at_a_size(adb_server, tmp_path):
     import json
 
-    from envs.simphone.state import default_state
+    from guiagent.envs.simphone.state import default_state
+
     from tests.fixtures.android import extra_simphone
 
     state = default_state()

@@ -6,11 +6,11 @@ import io
 import json
 
 import pytest
+from guiagent.envs.simphone.server import SimPhone
+from guiagent.envs.simphone.state import ADB_IME, default_state, load_state, merge_state, save_state
 from PIL import Image
 
-from envs.simphone.cli import main as simphone_main
-from envs.simphone.server import SimPhone
-from envs.simphone.state import ADB_IME, default_state, load_state, merge_state, save_state
+from guiagent.cli.simphone import main as simphone_main
 from tests.fixtures.android import center, dump, find_widget
 
 

@@ -6,7 +6,7 @@ Source: Qwen2.5-VL ``cookbooks/utils/agent_function_call.py`` (``ComputerUse`` a
 
 from __future__ import annotations
 
-from tools.actions import ActionSpace
+from guiagent.tools.actions import ActionSpace
 
 _COORDINATE = (
     "(x, y): The x (pixels from the left edge) and y (pixels from the top edge) coordinates to move the mouse to."

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from guiagent.tools.actions import Action, Point
 from pydantic import BaseModel, ConfigDict, Field
-
-from tools.actions import Action, Point
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from envs.simphone.state import LAUNCHER
-from envs.simphone.ui import ERROR, SUBTEXT, TEXT, Widget
+from guiagent.envs.simphone.state import LAUNCHER
+from guiagent.envs.simphone.ui import ERROR, SUBTEXT, TEXT, Widget
 
 if TYPE_CHECKING:
-    from envs.simphone.phone import Phone
+    from guiagent.envs.simphone.phone import Phone
 
 
 class Builder:

@@ -16,11 +16,17 @@ import math
 import struct
 import threading
 
+from guiagent.envs.simphone.apps import (
+    ADB_KEYBOARD_PACKAGE,
+    APP_CLASSES,
+    SYSTEM_PACKAGES,
+    App,
+    Builder,
+    Launcher,
+)
+from guiagent.envs.simphone.state import ADB_IME, LAUNCHER, default_state
+from guiagent.envs.simphone.ui import Metrics, Renderer, Widget, hierarchy_xml
 from PIL import Image
-
-from envs.simphone.apps import ADB_KEYBOARD_PACKAGE, APP_CLASSES, SYSTEM_PACKAGES, App, Builder, Launcher
-from envs.simphone.state import ADB_IME, LAUNCHER, default_state
-from envs.simphone.ui import Metrics, Renderer, Widget, hierarchy_xml
 
 LATIN_PACKAGE = "com.android.inputmethod.latin"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from envs.simphone.adbd import AdbdServer
-from envs.simphone.phone import Phone
-from envs.simphone.shell import Shell
-from envs.simphone.state import ADB_IME, default_state
+from guiagent.envs.simphone.adbd import AdbdServer
+from guiagent.envs.simphone.phone import Phone
+from guiagent.envs.simphone.shell import Shell
+from guiagent.envs.simphone.state import ADB_IME, default_state
 
 
 class SimPhone:

@@ -25,9 +25,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from envs.adb_keys import KEYCODES
-from envs.simphone.phone import Phone
-from envs.simphone.state import ADB_IME, LATIN_IME, LAUNCHER, merge_state
+from guiagent.envs.adb_keys import KEYCODES
+from guiagent.envs.simphone.phone import Phone
+from guiagent.envs.simphone.state import ADB_IME, LATIN_IME, LAUNCHER, merge_state
 
 SH = "/system/bin/sh"
 Result = tuple[bytes, bytes, int]

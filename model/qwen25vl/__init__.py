@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from model.base import HistoryItem, ImagePart, Message, ParsedCall
-from model.image import PixelBudget
-from model.qwen25vl import parse as _parse
-from model.qwen25vl import prompt as _prompt
-from tools.actions import action_to_dict
+from guiagent.model.base import HistoryItem, ImagePart, Message, ParsedCall
+from guiagent.model.image import PixelBudget
+from guiagent.model.qwen25vl import parse as _parse
+from guiagent.model.qwen25vl import prompt as _prompt
+from guiagent.tools.actions import action_to_dict
 
 if TYPE_CHECKING:
-    from tools.actions import Action, ActionSpace
+    from guiagent.tools.actions import Action, ActionSpace
 
 
 class Qwen25VL:

@@ -12,11 +12,10 @@ import json
 import re
 from typing import Any
 
+from guiagent.model.base import ParsedCall, ParseError
+from guiagent.tools.actions import ACTIONS, ActionSpace, action_from_dict
+from guiagent.tools.definitions import action_names, function_for
 from pydantic import ValidationError
-
-from model.base import ParsedCall, ParseError
-from tools.actions import ACTIONS, ActionSpace, action_from_dict
-from tools.definitions import action_names, function_for
 
 MAX_REPLY_CHARS = 200_000
 MAX_CALLS = 10

@@ -6,8 +6,8 @@ import functools
 import json
 from typing import TYPE_CHECKING
 
-from model.base import HistoryItem, ImagePart, Message, TextPart, parse_policy
-from model.qwen25vl.template import (
+from guiagent.model.base import HistoryItem, ImagePart, Message, TextPart, parse_policy
+from guiagent.model.qwen25vl.template import (
     ARGS_FORMAT,
     CHAT_TEMPLATE,
     FN_CALL_TEMPLATE,
@@ -15,10 +15,10 @@ from model.qwen25vl.template import (
     SYSTEM_TEXT,
     TASK_PROGRESS,
 )
-from tools import definitions
+from guiagent.tools import definitions
 
 if TYPE_CHECKING:
-    from tools.actions import ActionSpace
+    from guiagent.tools.actions import ActionSpace
 
 
 def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tools.actions import Key, LeftClick, Scroll, Type
+from guiagent.tools.actions import Key, LeftClick, Scroll, Type
 
 if TYPE_CHECKING:
-    from envs.browser import BrowserEnv
-    from tools.actions import Action
+    from guiagent.envs.browser import BrowserEnv
+    from guiagent.tools.actions import Action
 
 # The first visible element matching a selector (and, if given, an exact trimmed text).
 _FIND_JS = """

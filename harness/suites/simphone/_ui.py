@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tools.actions import Answer, Click, LongPress, MobileType, Swipe, SystemButton
+from guiagent.tools.actions import Answer, Click, LongPress, MobileType, Swipe, SystemButton
 
 LAUNCHER = "com.android.launcher3"
 SETTINGS = ("com.android.settings", "Settings")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.androidworld import TaskEval
-from harness.suites.simphone import _ui as ui
-from tools.actions import Action
+from guiagent.harness.androidworld import TaskEval
+from guiagent.harness.suites.simphone import _ui as ui
+from guiagent.tools.actions import Action
 
 
 class _Toggle(TaskEval):
@@ -258,7 +258,7 @@ class ContactsPhoneNumberQA(TaskEval):
 
     @classmethod
     def generate_random_params(cls, seed: int) -> dict[str, Any]:
-        from envs.simphone.state import default_state
+        from guiagent.envs.simphone.state import default_state
 
         contact = random.Random(seed).choice(default_state()["contacts"])
         return {"name": contact["name"], "phone": contact["phone"]}

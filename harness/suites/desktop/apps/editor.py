@@ -12,7 +12,7 @@ import sys
 import tkinter as tk
 from pathlib import Path
 
-from harness.suites.desktop.apps.common import Layout, make_root
+from guiagent.harness.suites.desktop.apps.common import Layout, make_root
 
 
 def main(argv: list[str]) -> int:

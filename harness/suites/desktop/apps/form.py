@@ -11,7 +11,7 @@ import sys
 import tkinter as tk
 from pathlib import Path
 
-from harness.suites.desktop.apps.common import Layout, make_root
+from guiagent.harness.suites.desktop.apps.common import Layout, make_root
 
 PLANS = ("Basic", "Pro", "Team")
 

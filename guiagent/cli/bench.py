@@ -13,32 +13,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from agent.cli import (
+from guiagent.cli.common import (
     EXIT_INTERRUPTED,
     CliParser,
     UsageError,
     add_budget_args,
     add_model_args,
+    budget,
+    fresh_dir,
+    history_policy,
     open_model,
     positive_int,
+    positive_seconds,
 )
 
 
-def _seconds(value: str) -> float:
-    try:
-        v = float(value)
-    except ValueError:
-        v = -1
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
-    return v
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from model.spec import DEFAULT_MODEL
+    from guiagent.model.spec import DEFAULT_MODEL
 
     p = CliParser(prog="guiagent bench", description="Run a task suite and report success rates.")
     p.add_argument("suite", help="miniwob | simphone | desktop | PATH (folder or task file)")
@@ -48,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int, default=1, help="parallel episodes, each with its own env")
     p.add_argument("--out", help="results folder (default runs/bench-<suite>-<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (default: the latest one)")
-    p.add_argument("--timeout", type=_seconds, default=900.0, help="seconds per task (default 900)")
+    p.add_argument("--timeout", type=positive_seconds, default=900.0, help="seconds per task (default 900)")
     p.add_argument("--max-steps", type=positive_int, help="override every task's step budget")
     p.add_argument("--instances", type=positive_int, help="seeded instances per templated task (default: the suite's)")
     p.add_argument("--device", help="android tasks: run on this adb serial instead of simulated phones (1 worker)")
@@ -62,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_bench_model(spec: str, args: argparse.Namespace):
     """`oracle` is ours; every other spec goes through model.spec.load_model."""
     if spec == "oracle":
-        from harness.oracle import OracleModel
+        from guiagent.harness.oracle import OracleModel
 
         return OracleModel()
     # one in-process model serves every worker: let it batch their concurrent steps
@@ -80,12 +73,7 @@ def _out_dir(args: argparse.Namespace, suite_name: str) -> Path:
         if not previous:
             raise UsageError(f"--resume: no earlier run in {base}/{prefix}*; pass --out DIR")
         return previous[-1]
-    out = base / (prefix + time.strftime("%Y%m%d-%H%M%S"))
-    n = 1
-    while out.exists():
-        n += 1
-        out = out.with_name(f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}-{n}")
-    return out
+    return fresh_dir(base, prefix)
 
 
 def _slug(name: str) -> str:
@@ -96,21 +84,12 @@ def _slug(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from pydantic import ValidationError
+    from guiagent.harness.results import render_text
+    from guiagent.harness.runner import RunError, Runner, RunOptions
+    from guiagent.harness.tasks import InvalidTask, TaskFileError, load_suite
 
-    from harness.results import render_text
-    from harness.runner import RunError, Runner, RunOptions
-    from harness.tasks import InvalidTask, TaskFileError, load_suite
-    from model.base import parse_policy
-    from model.image import PixelBudget
-
-    try:
-        budget = PixelBudget(min_pixels=args.min_pixels, max_pixels=args.max_pixels)
-        parse_policy(args.history)
-    except ValidationError as exc:
-        raise UsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    pixels = budget(args)
+    history_policy(args.history)
     try:
         suite = load_suite(args.suite, instances=args.instances, max_steps=args.max_steps)
         tasks = suite.select([t.strip() for t in args.tasks.split(",") if t.strip()]) if args.tasks else suite.tasks
@@ -134,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     out = _out_dir(args, suite.name)
     model = load_bench_model(args.model, args)
     options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers, timeout=args.timeout,
-                         resume=args.resume, history=args.history, budget=budget, serial=args.device)
+                         resume=args.resume, history=args.history, budget=pixels, serial=args.device)
     try:
         runner = Runner(tasks, model, options)
         summary = runner.run()
@@ -150,11 +129,3 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     o = summary["overall"]
     return 1 if o["errors"] or o["invalid"] else 0
-
-
-if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UsageError as exc:
-        print(f"guiagent bench: error: {exc}", file=sys.stderr)
-        sys.exit(2)

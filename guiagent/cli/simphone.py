@@ -8,11 +8,11 @@ import signal
 import sys
 import threading
 
-USAGE_EXIT = 2
+from guiagent.cli.common import EXIT_USAGE, CliParser
 
 
 def build_parser(prog: str = "guiagent simphone") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CliParser(
         prog=prog,
         description="Start a simulated Android phone that speaks the adbd protocol over TCP. "
                     "Attach it with: adb connect 127.0.0.1:PORT",
@@ -53,20 +53,20 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--port {args.port}: must be 0..65535")
         state = None
         if args.state:
-            from envs.simphone.state import load_state
+            from guiagent.envs.simphone.state import load_state
 
             state = load_state(args.state)
-        from envs.simphone.server import SimPhone
+        from guiagent.envs.simphone.server import SimPhone
 
         sim = SimPhone(port=args.port, host=args.host, size=size, state=state,
                        adb_keyboard=not args.no_adbkeyboard, unauthorized=args.unauthorized,
                        shell_v2=not args.no_shell_v2)
     except ValueError as exc:
         print(f"guiagent simphone: {exc}", file=sys.stderr)
-        return USAGE_EXIT
+        return EXIT_USAGE
     except OSError as exc:
         print(f"guiagent simphone: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return USAGE_EXIT
+        return EXIT_USAGE
 
     stop = threading.Event()
 

@@ -1,0 +1,180 @@
+"""What every `guiagent` subcommand shares: one-line usage errors, exit codes, Ctrl+C handling, the output
+folder, and the pixel-budget, model and env options. Only the CLI imports this module."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from guiagent.envs.base import Env
+    from guiagent.model.base import Model
+    from guiagent.model.image import PixelBudget
+
+EXIT_OK, EXIT_ENDED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad usage or configuration: printed as one line, exit code 2."""
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2 via UsageError) for every guiagent subcommand."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]  # one line, not argparse's usage dump
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def screen_size(value: str) -> tuple[int, int]:
+    """argparse type: ``WxH`` with both sides positive."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+    if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
+        raise argparse.ArgumentTypeError(f"--screen must look like 1920x1080, got {value!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def positive_int(value: str) -> int:
+    """argparse type: a positive integer."""
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def positive_seconds(value: str) -> float:
+    """argparse type: a positive number of seconds."""
+    try:
+        v = float(value)
+    except ValueError:
+        v = -1
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return v
+
+
+def add_budget_args(p: argparse.ArgumentParser) -> None:
+    """--min-pixels / --max-pixels, the agent's pixel budget."""
+    from guiagent.model.image import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+
+    p.add_argument("--min-pixels", type=positive_int, default=DEFAULT_MIN_PIXELS, help="smallest model image area")
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="largest model image area")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Backend options shared by run, locate and bench."""
+    p.add_argument("--temperature", type=float, help="sampling temperature (default greedy)")
+    p.add_argument("--served-model", help="model name on an openai: server (default: what /v1/models lists)")
+    p.add_argument("--max-new-tokens", type=positive_int, help="bound on generated tokens per step")
+    p.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="hf: weights dtype (default bf16 on CUDA)")
+    p.add_argument("--hf-device", help="hf: torch device, e.g. cuda:0 or cpu (default: CUDA when present)")
+    p.add_argument("--no-static-cache", dest="static_cache", action="store_false", default=None,
+                   help="hf: use the dynamic KV cache (no compiled decode)")
+
+
+def budget(args: argparse.Namespace) -> PixelBudget:
+    """The pixel budget of --min-pixels/--max-pixels (UsageError when they contradict each other)."""
+    from pydantic import ValidationError
+
+    from guiagent.model.image import PixelBudget
+
+    try:
+        return PixelBudget(min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+    except ValidationError as exc:
+        raise UsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+
+def history_policy(value: str) -> str:
+    """Check a --history value (UsageError when malformed); returns it."""
+    from guiagent.model.base import parse_policy
+
+    try:
+        parse_policy(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return value
+
+
+def space(env: str) -> str:
+    """The action space of an env spec, without opening the env (UsageError on a malformed spec)."""
+    from guiagent.envs import EnvError, space_of
+
+    try:
+        return space_of(env)
+    except (ValueError, EnvError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_model(spec: str, args: argparse.Namespace, **extra: Any) -> Model:
+    """The backend `spec` names, with the model options of `add_model_args` (UsageError on bad specs)."""
+    from guiagent.model.base import ModelError
+    from guiagent.model.spec import load_model
+
+    options = {k: v for k in ("temperature", "served_model", "max_new_tokens", "dtype", "static_cache")
+               if (v := getattr(args, k, None)) is not None}
+    if getattr(args, "hf_device", None):
+        options["device"] = args.hf_device
+    options.update(extra)
+    try:
+        return load_model(spec, **options)
+    except (ValueError, ModelError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_env(spec: str) -> Env:
+    """The env `spec` names, started (UsageError when it is malformed or cannot start)."""
+    from guiagent.envs import EnvError, make_env
+
+    try:
+        return make_env(spec)
+    except (ValueError, EnvError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def out_dir(given: str | None, prefix: str = "") -> Path:
+    """--out, or runs/<prefix><timestamp>/, created now so an unusable path is a usage error."""
+    out = Path(given) if given else fresh_dir(Path("runs"), prefix)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the run directory ({exc.strerror or exc})") from None
+    return out
+
+
+def fresh_dir(base: Path, prefix: str) -> Path:
+    """``base/<prefix><timestamp>``, with ``-2``, ``-3`` … appended while that name is taken."""
+    stem = prefix + time.strftime("%Y%m%d-%H%M%S")
+    out, n = base / stem, 1
+    while out.exists():
+        n += 1
+        out = base / f"{stem}-{n}"
+    return out
+
+
+class Signals:
+    """First Ctrl+C / SIGTERM: `on_first` (stop after the current action). Second: exit at once."""
+
+    def __init__(self, on_first: Any) -> None:
+        self.on_first = on_first
+        self.count = 0
+
+    def __enter__(self) -> Signals:
+        self.saved = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count == 1:
+            print("\nstopping after the current action (Ctrl+C again to quit now)", file=sys.stderr, flush=True)
+            self.on_first("interrupted by the user" if signum == signal.SIGINT else "terminated")
+        else:
+            # Files already written are complete: every write is a rename of a finished temp file.
+            os._exit(EXIT_INTERRUPTED)
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self.saved.items():
+            signal.signal(s, h)

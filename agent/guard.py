@@ -7,7 +7,8 @@ confirm-before rules, configurable in a TOML file (``--policy FILE``)::
     max_steps = 30
     max_seconds = 600
     max_tokens = 200000
-    deny_keys = ["ctrl+q", "alt+f4"]      # added to the built-in lock/log-out/power chords
+    deny_keys = ["ctrl+q", "alt+f4"]      # added to the built-in lock/log-out/power chords; any
+                                          # spelling, order or extra held key still matches
     deny_apps = ["com.android.vending"]
     confirm_text = ["(?i)password", "rm -rf"]
     confirm_apps = ["Bank*"]
@@ -23,22 +24,41 @@ from pathlib import Path
 from typing import Literal
 
 from guiagent.tools.actions import Action, Key, MobileKey, MobileType, Open, Type
+from guiagent.tools.keys import UnknownKey, held_keys, resolve_chord
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-# Chords that lock, log out or reboot a desktop session, and the phone keys that lock the
-# screen (a single key also matches every Android spelling of it: KEYCODE_POWER, 26, lock).
+# Chords that lock, log out or reboot a desktop session, and the phone keys that lock or wake the
+# screen. Every entry is resolved through the one key vocabulary (guiagent.tools.keys), so it
+# matches every spelling of its keys; a single key also matches every Android spelling of it
+# (KEYCODE_POWER, 26, lock).
 DEFAULT_DENY_KEYS = [
-    "ctrl+alt+delete", "ctrl+alt+del", "ctrl+alt+backspace", "super+l", "win+l", "cmd+ctrl+q",
-    "ctrl+alt+l", "cmd+shift+q", "ctrl+alt+f1", "ctrl+alt+f2", "alt+sysrq+b", "power", "sleep",
+    "ctrl+alt+delete", "ctrl+alt+backspace", "super+l", "super+ctrl+q", "ctrl+alt+l", "super+shift+q",
+    "ctrl+alt+f1", "ctrl+alt+f2", "alt+sysrq+b", "power", "sleep", "soft_sleep", "wakeup",
 ]
 
-_KEY_SYNONYMS = {"control": "ctrl", "cmd": "super", "win": "super", "meta": "super", "command": "super",
-                 "del": "delete", "return": "enter", "escape": "esc", "option": "alt"}
 
+def _deny_entry(entry: str) -> tuple[frozenset[str] | None, int | None]:
+    """A deny entry as (held desktop keys, Android keycode); either is None where it names no such key.
 
-def _chord(keys: list[str] | str) -> frozenset[str]:
-    parts = keys.split("+") if isinstance(keys, str) else keys
-    return frozenset(_KEY_SYNONYMS.get(k.strip().lower(), k.strip().lower()) for k in parts if k.strip())
+    Raises UnknownKey when it is neither, so a typo in a policy is an error, not a silent no-op.
+    """
+    from guiagent.envs.adb_keys import keycode
+
+    chord: frozenset[str] | None = None
+    code: int | None = None
+    errors: list[str] = []
+    try:
+        chord = held_keys(entry)
+    except UnknownKey as exc:
+        errors.append(str(exc))
+    if len(entry) == 1 or "+" not in entry:
+        try:
+            code = keycode(entry)
+        except UnknownKey as exc:
+            errors.append(str(exc))
+    if chord is None and code is None:
+        raise UnknownKey(errors[0])
+    return chord, code
 
 
 class Policy(BaseModel):
@@ -52,6 +72,16 @@ class Policy(BaseModel):
     deny_apps: list[str] = Field(default_factory=list, description="glob patterns on app label or package")
     confirm_text: list[str] = Field(default_factory=list, description="regexes on typed text")
     confirm_apps: list[str] = Field(default_factory=list, description="glob patterns on app label or package")
+
+    @field_validator("deny_keys")
+    @classmethod
+    def _keys(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                _deny_entry(entry)
+            except UnknownKey as exc:
+                raise ValueError(f"{entry[:40]!r}: {exc}") from None
+        return v
 
     @field_validator("confirm_text")
     @classmethod
@@ -112,18 +142,17 @@ class Guard:
         self.policy = policy or Policy()
         self.confirm = confirm
         # A policy adds to the built-in list: naming one more chord must not unprotect ctrl+alt+delete.
-        keys = DEFAULT_DENY_KEYS + self.policy.deny_keys
-        self._deny_chords = {_chord(k) for k in keys}
-        self._deny_codes = {c for k in keys if "+" not in k and (c := _android_code(k)) is not None}
+        entries = [_deny_entry(k) for k in DEFAULT_DENY_KEYS + self.policy.deny_keys]
+        self._deny_chords = {chord for chord, _ in entries if chord is not None}
+        self._deny_codes = {code for _, code in entries if code is not None}
 
     def check(self, action: Action) -> Decision:
         """The policy's verdict on one action (before any confirmation is asked)."""
         p = self.policy
-        if isinstance(action, Key) and _chord(action.keys) in self._deny_chords:
-            return Decision(verdict="deny", reason=f"the key chord {'+'.join(action.keys)} is not allowed")
-        if isinstance(action, MobileKey) and (_chord(action.text) in self._deny_chords
-                                              or _android_code(action.text) in self._deny_codes):
-            return Decision(verdict="deny", reason=f"the key {action.text} is not allowed")
+        if isinstance(action, Key):
+            return self._check_chord(action.keys)
+        if isinstance(action, MobileKey) and _android_code(action.text) in self._deny_codes:
+            return Decision(verdict="deny", reason=f"the key {action.text[:40]} is not allowed")
         if isinstance(action, Open):
             if _glob_any(p.deny_apps, action.text):
                 return Decision(verdict="deny", reason=f"opening {action.text!r} is not allowed")
@@ -133,6 +162,20 @@ class Guard:
             for pattern in p.confirm_text:
                 if re.search(pattern, action.text):
                     return Decision(verdict="confirm", reason=f"type the text {action.text[:80]!r}")
+        return ALLOW
+
+    def _check_chord(self, keys: list[str]) -> Decision:
+        # A Key's keys are canonical already; resolving again is a no-op for them and keeps a Key
+        # built without validation (model_construct) from slipping past the table.
+        try:
+            chord = resolve_chord(keys)
+        except UnknownKey as exc:
+            return Decision(verdict="deny", reason=str(exc))
+        held = held_keys(chord)
+        # Keys go down in order, so every denied chord whose keys are all held fires, whatever
+        # else is held with it (super+a+l locks at the l).
+        if any(denied <= held for denied in self._deny_chords):
+            return Decision(verdict="deny", reason=f"the key chord {'+'.join(chord)} is not allowed")
         return ALLOW
 
     def decide(self, action: Action) -> tuple[bool, str]:
@@ -155,7 +198,7 @@ class Guard:
 
 
 def _android_code(name: str) -> int | None:
-    from guiagent.envs.adb_keys import UnknownKey, keycode
+    from guiagent.envs.adb_keys import keycode
 
     try:
         return keycode(name)

@@ -1,13 +1,19 @@
 """Android key codes (android.view.KeyEvent) and the names models use for them.
 
-`keycode("volume_up")` -> 24. Accepted: ``KEYCODE_*`` names (any case), the same names
-without the prefix (``volume_up``, ``ENTER``), common aliases (``backspace``, ``esc``,
-``return``, ``recents``), and decimal numbers, which are keycodes as in
-``adb shell input keyevent 66``. Characters are typed with the ``type`` action, not
-keys, so ``"5"`` is keycode 5 (CALL), like adb's own syntax.
+`keycode("volume_up")` -> 24. Accepted: ``KEYCODE_*`` names (any case), every spelling of the
+shared key vocabulary (`guiagent.tools.keys`: ``backspace``, ``esc``, ``Return``, ``recents`` ...,
+mapped here from canonical name to keycode), the KeyEvent names without the prefix (``camera``,
+``MEDIA_PLAY``), and decimal numbers, which are keycodes as in ``adb shell input keyevent 66``.
+Characters are typed with the ``type`` action, not keys, so ``"5"`` is keycode 5 (CALL), like
+adb's own syntax. The guard resolves denied phone keys through this same function, so a denied
+key is denied in every spelling.
 """
 
 from __future__ import annotations
+
+import string
+
+from guiagent.tools.keys import UnknownKey, resolve_key
 
 # KEYCODE_<name> -> value, from android.view.KeyEvent.
 _BASE = {
@@ -31,7 +37,7 @@ _BASE = {
     "CHANNEL_UP": 166, "CHANNEL_DOWN": 167, "ZOOM_IN": 168, "ZOOM_OUT": 169, "SETTINGS": 176,
     "APP_SWITCH": 187, "LANGUAGE_SWITCH": 204, "CONTACTS": 207, "CALENDAR": 208, "MUSIC": 209,
     "CALCULATOR": 210, "ASSIST": 219, "BRIGHTNESS_DOWN": 220, "BRIGHTNESS_UP": 221, "SLEEP": 223,
-    "WAKEUP": 224, "VOICE_ASSIST": 231, "CUT": 277, "COPY": 278, "PASTE": 279, "ALL_APPS": 284,
+    "WAKEUP": 224, "VOICE_ASSIST": 231, "HELP": 259, "SOFT_SLEEP": 276, "CUT": 277, "COPY": 278, "PASTE": 279, "ALL_APPS": 284,
     "REFRESH": 285,
 }
 _BASE.update({str(d): 7 + d for d in range(10)})                        # KEYCODE_0..9 = 7..16
@@ -45,40 +51,57 @@ KEYCODES: dict[str, int] = {f"KEYCODE_{name}": code for name, code in _BASE.item
 NAMES: dict[int, str] = {code: name for name, code in KEYCODES.items()}
 """Keycode value -> ``KEYCODE_*`` name."""
 
-# Names models and people use that are not KeyEvent names.
-ALIASES: dict[str, str] = {
-    "backspace": "DEL", "delete": "DEL", "del": "DEL", "forward_delete": "FORWARD_DEL",
-    "return": "ENTER", "esc": "ESCAPE", "up": "DPAD_UP", "down": "DPAD_DOWN", "left": "DPAD_LEFT",
-    "right": "DPAD_RIGHT", "center": "DPAD_CENTER", "ok": "DPAD_CENTER", "select": "DPAD_CENTER",
-    "recent": "APP_SWITCH", "recents": "APP_SWITCH", "recent_apps": "APP_SWITCH", "overview": "APP_SWITCH",
-    "vol_up": "VOLUME_UP", "vol_down": "VOLUME_DOWN", "volumeup": "VOLUME_UP", "volumedown": "VOLUME_DOWN",
-    "volume_mute": "VOLUME_MUTE", "mute": "VOLUME_MUTE", "lock": "POWER", "sleep": "SLEEP",
-    "wake": "WAKEUP", "wakeup": "WAKEUP", "pageup": "PAGE_UP", "pagedown": "PAGE_DOWN",
-    "play_pause": "MEDIA_PLAY_PAUSE", "playpause": "MEDIA_PLAY_PAUSE", "next": "MEDIA_NEXT",
-    "previous": "MEDIA_PREVIOUS", "notifications": "NOTIFICATION", "apps": "ALL_APPS",
+# canonical key (guiagent.tools.keys) -> keycode, where the KeyEvent name differs from the canonical
+# name; canonical names that are KeyEvent names (back, volume_up, power, f1 ...) need no entry.
+ANDROID_KEYS: dict[str, int] = {
+    "enter": 66, "esc": 111, "tab": 61, "space": 62,
+    # Android's DEL is the keyboard's backspace; its FORWARD_DEL (112) is what a PC calls Delete. Models
+    # on a phone mean backspace by "delete" and "del" (adb's own name, KEYCODE_DEL), so both are 67.
+    "backspace": 67, "delete": 67, "insert": 124, "home": 3, "end": 123, "pageup": 92, "pagedown": 93,
+    "up": 19, "down": 20, "left": 21, "right": 22, "dpad_center": 23,
+    "ctrl": 113, "ctrl_r": 114, "alt": 57, "alt_r": 58, "shift": 59, "shift_r": 60, "super": 117, "super_r": 118,
+    "capslock": 115, "scrolllock": 116, "numlock": 143, "printscreen": 120, "pause": 121, "menu": 82,
+    "app_switch": 187, "volume_mute": 164,
+    **{f"kp_{d}": 144 + d for d in range(10)},
+    "kp_add": 157, "kp_subtract": 156, "kp_multiply": 155, "kp_divide": 154, "kp_decimal": 158,
+    **{c: 29 + i for i, c in enumerate(string.ascii_lowercase)},
+    **{c: 29 + i for i, c in enumerate(string.ascii_uppercase)},
+    **{str(d): 7 + d for d in range(10)},
+    ",": 55, ".": 56, "`": 68, "-": 69, "=": 70, "[": 71, "]": 72, "\\": 73, ";": 74, "'": 75, "/": 76,
+    "@": 77, "+": 81, "*": 17, "#": 18,
 }
 
 MAX_KEYCODE = 400  # keycodes are small integers; anything larger is a typo, not a key
 
 
-class UnknownKey(ValueError):
-    """A key name that is no Android keycode; the message suggests close names."""
+def android_code(canonical: str) -> int | None:
+    """The keycode of a canonical key name, or None when a phone has no such key."""
+    if canonical in ANDROID_KEYS:
+        return ANDROID_KEYS[canonical]
+    return KEYCODES.get("KEYCODE_" + canonical.upper()) if len(canonical) > 1 else None
 
 
 def keycode(name: str) -> int:
-    """The keycode a name means; raises `UnknownKey` with a one-line hint."""
+    """The keycode a name means; raises `UnknownKey` with a one-line hint.
+
+    Tried in order: a decimal number (the keycode itself, as ``adb shell input keyevent 66``),
+    a ``KEYCODE_*`` name, a name of the shared key vocabulary (`guiagent.tools.keys`), and a
+    KeyEvent name without its prefix (``camera``, ``MEDIA_PLAY``).
+    """
     raw = name.strip()
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         code = int(raw)
         if code > MAX_KEYCODE:
             raise UnknownKey(f"keycode {code} is out of range (Android keycodes are 0..{MAX_KEYCODE})")
         return code
-    norm = raw.replace("-", "_").replace(" ", "_")
-    lowered = norm.lower()
-    if lowered in ALIASES:
-        return KEYCODES["KEYCODE_" + ALIASES[lowered]]
-    upper = norm.upper()
+    upper = raw.upper().replace("-", "_").replace(" ", "_")
     if not upper.startswith("KEYCODE_"):
+        try:
+            named = android_code(resolve_key(raw))
+        except UnknownKey:
+            named = None
+        if named is not None:
+            return named
         upper = "KEYCODE_" + upper
     if upper in KEYCODES:
         return KEYCODES[upper]
@@ -87,9 +110,9 @@ def keycode(name: str) -> int:
     close = difflib.get_close_matches(upper, KEYCODES, n=3, cutoff=0.75)
     hint = f" (did you mean {', '.join(c.removeprefix('KEYCODE_').lower() for c in close)}?)" if close else ""
     raise UnknownKey(
-        f"unknown key {name!r}{hint}; use an Android key name (volume_up, power, camera, clear, "
+        f"unknown key {name[:40]!r}{hint}; use an Android key name (volume_up, power, camera, clear, "
         f"enter, back, home, KEYCODE_*) or a keycode number"
     )
 
 
-__all__ = ["ALIASES", "KEYCODES", "NAMES", "UnknownKey", "keycode"]
+__all__ = ["ANDROID_KEYS", "KEYCODES", "NAMES", "UnknownKey", "android_code", "keycode"]

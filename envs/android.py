@@ -8,12 +8,14 @@ all run through the device shell:
 * ``click`` -> ``input tap X Y``; ``long_press`` -> ``input swipe X Y X Y MS`` with
   MS = time x 1000 (default 2 s); ``swipe`` -> ``input swipe X1 Y1 X2 Y2 MS``
   (`swipe_ms`, default 300, Android's own default);
-* ``key`` -> ``input keyevent CODE`` (names resolved by `envs.adb_keys`);
+* ``key`` -> ``input keyevent CODE`` (names resolved by `envs.adb_keys`, through the
+  shared key vocabulary of `guiagent.tools.keys`);
   ``system_button`` Back/Home/Menu/Enter -> keyevent 4/3/82/66;
 * ``type`` -> ASCII text: ``input text 'ARG'`` where ARG has spaces written as
   ``%s`` (Android's `input` turns ``%s`` into a space and has no escape for a literal
   ``%s``, so text containing "%s" is split between the ``%`` and the ``s`` into two
-  commands) and is single-quoted for the shell; newlines become ``input keyevent 66``.
+  commands) and is single-quoted for the shell; each line break (CR LF too) becomes one
+  ``input keyevent 66``.
   Text with any non-ASCII character goes whole through an ADBKeyboard-style input
   method: ``am broadcast -a ADB_INPUT_B64 --es msg BASE64`` (switching to the IME
   for the broadcast and back after it). Without such an IME the action fails with
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Literal
 
 from guiagent.envs.adb_keys import UnknownKey, keycode
 from guiagent.envs.base import ActionError, Env, EnvError
+from guiagent.tools.keys import normalize_newlines
 
 if TYPE_CHECKING:
     from guiagent.envs.adb_wire import ShellResult
@@ -552,7 +555,11 @@ class AndroidEnv(Env):
                               "(wait, terminate and answer are handled by the agent)")
 
     def type_text(self, text: str) -> None:
-        """Type into the focused field: `input text` for ASCII, the ADBKeyboard broadcast otherwise."""
+        """Type into the focused field: `input text` for ASCII, the ADBKeyboard broadcast otherwise.
+
+        A line break (CR LF, CR or LF) is one Enter.
+        """
+        text = normalize_newlines(text)
         if not text:
             return
         if is_input_text_safe(text):

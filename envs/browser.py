@@ -53,6 +53,7 @@ from guiagent.tools.actions import (
     Type,
 )
 from guiagent.tools.frame import Screenshot, ScreenSpace
+from guiagent.tools.keys import SHIFTED, UnknownKey, normalize_newlines, resolve_chord
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import Action
@@ -62,7 +63,7 @@ WINDOW_WIDTH, WINDOW_HEIGHT = 500, 320
 DEFAULT_EPISODE_MS = 3_600_000
 INSTALL_HINT = "apt install chromium chromium-driver"
 
-# pyautogui key name (what envs.keys resolves model spellings to) -> (DOM key, DOM code, Windows key code).
+# canonical key (guiagent.tools.keys) -> (DOM key, DOM code, Windows key code).
 _SPECIAL_KEYS: dict[str, tuple[str, str, int]] = {
     "enter": ("Enter", "Enter", 13), "tab": ("Tab", "Tab", 9), "backspace": ("Backspace", "Backspace", 8),
     "delete": ("Delete", "Delete", 46), "esc": ("Escape", "Escape", 27), "space": (" ", "Space", 32),
@@ -70,23 +71,19 @@ _SPECIAL_KEYS: dict[str, tuple[str, str, int]] = {
     "left": ("ArrowLeft", "ArrowLeft", 37), "right": ("ArrowRight", "ArrowRight", 39),
     "home": ("Home", "Home", 36), "end": ("End", "End", 35), "pageup": ("PageUp", "PageUp", 33),
     "pagedown": ("PageDown", "PageDown", 34), "insert": ("Insert", "Insert", 45),
-    **{f"f{i}": (f"F{i}", f"F{i}", 111 + i) for i in range(1, 13)},
+    **{f"f{i}": (f"F{i}", f"F{i}", 111 + i) for i in range(1, 25)},
 }
-# modifier -> (DOM key, DOM code, key code, CDP modifier bit)
+# canonical modifier -> (DOM key, DOM code, key code, CDP modifier bit)
 _MODIFIERS: dict[str, tuple[str, str, int, int]] = {
-    "alt": ("Alt", "AltLeft", 18, 1), "altleft": ("Alt", "AltLeft", 18, 1), "altright": ("Alt", "AltRight", 18, 1),
-    "ctrl": ("Control", "ControlLeft", 17, 2), "ctrlleft": ("Control", "ControlLeft", 17, 2),
-    "ctrlright": ("Control", "ControlRight", 17, 2),
-    "win": ("Meta", "MetaLeft", 91, 4), "winleft": ("Meta", "MetaLeft", 91, 4), "winright": ("Meta", "MetaRight", 92, 4),
-    "shift": ("Shift", "ShiftLeft", 16, 8), "shiftleft": ("Shift", "ShiftLeft", 16, 8),
-    "shiftright": ("Shift", "ShiftRight", 16, 8),
+    "alt": ("Alt", "AltLeft", 18, 1), "alt_r": ("Alt", "AltRight", 18, 1),
+    "ctrl": ("Control", "ControlLeft", 17, 2), "ctrl_r": ("Control", "ControlRight", 17, 2),
+    "super": ("Meta", "MetaLeft", 91, 4), "super_r": ("Meta", "MetaRight", 92, 4),
+    "shift": ("Shift", "ShiftLeft", 16, 8), "shift_r": ("Shift", "ShiftRight", 16, 8),
 }
 SETTLE_MAX_MS = 2000
 SETTLE_POLL_S = 0.02
 # MiniWoB's moving parts are jQuery UI animations (dialogs, accordions, tabs).
 _ANIMATING_JS = "return window.jQuery ? jQuery(':animated').length : 0;"
-_SHIFTED = '~!@#$%^&*()_+{}|:"<>?'
-_UNSHIFTED = "`1234567890-=[]\\;',./"
 
 
 def miniwob_html_dir() -> Path:
@@ -325,7 +322,7 @@ class BrowserEnv(Env):
         self._cdp("Input.dispatchMouseEvent", {"type": kind, "x": float(x), "y": float(y), **extra})
 
     def _type(self, text: str) -> None:
-        for ch in text:
+        for ch in normalize_newlines(text):
             if ch == "\n":
                 self._key_event("enter", 0)
                 continue
@@ -338,9 +335,10 @@ class BrowserEnv(Env):
             self._cdp("Input.dispatchKeyEvent", {"type": "keyUp", **base})
 
     def _chord(self, keys: list[str]) -> None:
-        from guiagent.envs.keys import resolve_keys
-
-        names = resolve_keys(keys)
+        try:
+            names = resolve_chord(keys)  # a no-op for a validated Key, whose keys are canonical
+        except UnknownKey as exc:
+            raise ActionError(str(exc)) from None
         mods = [n for n in names if n in _MODIFIERS]
         rest = [n for n in names if n not in _MODIFIERS]
         for n in rest:
@@ -422,8 +420,7 @@ def _char_code(ch: str) -> tuple[str, int]:
         return f"Digit{ch}", ord(ch)
     if ch == " ":
         return "Space", 32
-    if ch in _SHIFTED:
-        ch = _UNSHIFTED[_SHIFTED.index(ch)]
+    ch = SHIFTED.get(ch, ch)
     codes = {"`": ("Backquote", 192), "-": ("Minus", 189), "=": ("Equal", 187), "[": ("BracketLeft", 219),
              "]": ("BracketRight", 221), "\\": ("Backslash", 220), ";": ("Semicolon", 186), "'": ("Quote", 222),
              ",": ("Comma", 188), ".": ("Period", 190), "/": ("Slash", 191)}

@@ -7,9 +7,12 @@ model's pixels onto it; on X11 (and Xvfb) a logical point is one pixel, scale 1.
 
 Input rules chosen here (the cookbook leaves them open):
 
-* ``key``: the keys are pressed in order and released in reverse (`envs.keys` maps
-  the names); every name is checked before anything is pressed.
-* ``type``: printable ASCII (plus newline and tab) goes through pyautogui; any other
+* ``key``: the keys are pressed in order and released in reverse. The names are the
+  canonical ones of `guiagent.tools.keys` (the Key action resolved the model's spelling);
+  `PYAUTOGUI_KEYS` maps them to pyautogui's names, and every key is checked before
+  anything is pressed (a key this keyboard lacks is refused, never dropped silently).
+* ``type``: a line break (CR LF, CR or LF) is one Enter; printable ASCII (plus
+  newline and tab) goes through pyautogui; any other
   character makes the whole text go through ``xdotool type`` on X11, because
   pyautogui silently drops non-ASCII characters.
 * ``scroll``: `pixels` becomes wheel clicks, one click per `pixels_per_click`
@@ -47,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.envs.base import ActionError, Env, EnvError
-from guiagent.envs.keys import resolve_keys
+from guiagent.tools.keys import UnknownKey, normalize_newlines, resolve_chord
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import Action
@@ -57,6 +60,23 @@ XDOTOOL_INSTALL_HINT = "install xdotool (apt install xdotool / dnf install xdoto
 # Characters pyautogui can type on X11; anything else goes through xdotool.
 _PRINTABLE = string.ascii_letters + string.digits + string.punctuation + " "
 _PYAUTOGUI_TEXT = frozenset(_PRINTABLE + "\n\t")
+
+# canonical key (guiagent.tools.keys) -> pyautogui name; printable characters are their own names.
+# Only keys pyautogui can press on X11 are here (its media keys map to nothing there).
+PYAUTOGUI_KEYS: dict[str, str] = {
+    "ctrl": "ctrl", "ctrl_r": "ctrlright", "alt": "alt", "alt_r": "altright", "shift": "shift",
+    "shift_r": "shiftright", "super": "win", "super_r": "winright",  # Super_L/R: Mod4 on Xvfb's keymap
+    "capslock": "capslock", "numlock": "numlock", "scrolllock": "scrolllock",
+    "enter": "enter", "esc": "esc", "tab": "tab", "space": "space", "backspace": "backspace",
+    "delete": "delete", "insert": "insert", "home": "home", "end": "end", "pageup": "pageup",
+    "pagedown": "pagedown", "up": "up", "down": "down", "left": "left", "right": "right",
+    "printscreen": "printscreen", "pause": "pause", "menu": "apps", "help": "help",
+    **{f"kp_{i}": f"num{i}" for i in range(10)},
+    "kp_add": "add", "kp_subtract": "subtract", "kp_multiply": "multiply", "kp_divide": "divide",
+    "kp_decimal": "decimal",
+    **{f"f{i}": f"f{i}" for i in range(1, 25)},
+    **{c: c for c in _PRINTABLE if c != " "},
+}
 
 
 def wheel_clicks(pixels: float, pixels_per_click: float = 100.0, max_clicks: int = 50) -> int:
@@ -312,8 +332,25 @@ class DesktopEnv(Env):
         if clicks:
             self._pg.scroll(clicks)
 
+    def pyautogui_keys(self, keys: list[str]) -> list[str]:
+        """pyautogui names of a chord, in pressing order; ActionError for a key this keyboard lacks."""
+        try:
+            chord = resolve_chord(keys)  # a no-op for a validated Key, whose keys are canonical
+        except UnknownKey as exc:
+            raise ActionError(str(exc)) from None
+        table = getattr(getattr(self._pg, "platformModule", None), "keyboardMapping", None)
+        names: list[str] = []
+        for key in chord:
+            name = PYAUTOGUI_KEYS.get(key)
+            if name is None:
+                raise ActionError(f"key {key!r} cannot be pressed on a desktop (it is a phone key)")
+            if table is not None and not table.get(name):
+                raise ActionError(f"this keyboard has no {key!r} key")
+            names.append(name)
+        return names
+
     def _do_key(self, action: Any) -> None:
-        keys = resolve_keys(list(action.keys))  # raises before anything is pressed
+        keys = self.pyautogui_keys(list(action.keys))  # raises before anything is pressed
         pressed: list[str] = []
         try:
             for k in keys:
@@ -324,7 +361,7 @@ class DesktopEnv(Env):
                 self._pg.keyUp(k)
 
     def _do_type(self, action: Any) -> None:
-        text = action.text
+        text = normalize_newlines(action.text)
         if not text:
             return
         if "\x00" in text:

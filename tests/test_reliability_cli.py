@@ -216,9 +216,9 @@ def test_denied_chords_and_apps_from_the_policy_file(screens, tmp_path):
     p = guiagent(screens, tmp_path, replies, "--policy", str(policy))
     assert p.returncode == 0, p.stderr
     steps = load_trajectory(tmp_path / "out").steps
-    assert steps[0].actions[0].decision == "deny: the key chord Control+Q is not allowed"
+    assert steps[0].actions[0].decision == "deny: the key chord ctrl+q is not allowed"
     assert not steps[0].actions[0].executed and steps[1].actions[0].executed
-    assert "[deny: the key chord Control+Q is not allowed]" in p.stdout
+    assert "[deny: the key chord ctrl+q is not allowed]" in p.stdout
 
 
 # ---------------------------------------------------------------------- confirmations

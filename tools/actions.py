@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, Union
 
+from guiagent.tools.keys import MAX_CHORD_KEYS, resolve_chord
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 Point = tuple[float, float]
@@ -43,10 +44,20 @@ def _finite_number(value: float) -> float:
 
 
 class Key(_Action):
-    """Press the keys in order, release them in reverse (a chord such as ctrl+c)."""
+    """Press the keys in order, release them in reverse (a chord such as ctrl+c).
+
+    `keys` holds canonical key names (`tools.keys`): validation resolves every spelling a model
+    sends (``Control_L``, ``"ctrl+alt+delete"`` as one item, ``["ctrl", "Q", "q"]``) once, so the
+    guard decides on, and the env presses, exactly these keys. At most `MAX_CHORD_KEYS` keys.
+    """
 
     action: Literal["key"] = "key"
-    keys: list[str] = Field(min_length=1, max_length=8)
+    keys: list[str] = Field(min_length=1, max_length=MAX_CHORD_KEYS)
+
+    @field_validator("keys", mode="after")
+    @classmethod
+    def _canonical_keys(cls, keys: list[str]) -> list[str]:
+        return resolve_chord(keys)  # UnknownKey is a ValueError: a validation error naming the key
 
 
 class Type(_Action):

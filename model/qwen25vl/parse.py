@@ -221,8 +221,7 @@ def _coerce_field(key: str, value: Any) -> Any:
         return _number(key, value)
     if key == "keys":
         if isinstance(value, str):
-            parts = [p.strip() for p in value.split("+") if p.strip()] if len(value) > 1 else []
-            return parts or [value]
+            return [value]  # a chord string ("ctrl+c"): the Key action splits it (guiagent.tools.keys)
         if isinstance(value, list) and all(isinstance(k, str) for k in value):
             return value
         raise ParseError('"keys" must be a list of key names, e.g. ["ctrl", "c"].')
@@ -269,7 +268,7 @@ def _validate(args: dict, space: ActionSpace):
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"][1:]) or "arguments"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = f'action "{args["action"]}" needs "{loc}"'
             raise ParseError(f"Invalid tool call: {msg}.") from None

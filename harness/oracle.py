@@ -18,33 +18,32 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from guiagent.model.base import Completion, Message, Model, ModelError, RequestContext
+from guiagent.model.base import Completion, GroundTruth, Message, Model, ModelError, RequestContext
 from guiagent.tools.actions import Terminate, action_from_dict
 
 if TYPE_CHECKING:
     from guiagent.harness.sandbox import Sandbox
-    from guiagent.harness.tasks import Task
     from guiagent.tools.actions import Action
 
 ORACLE_SPEC = "oracle"
 
 
 class OracleModel(Model):
-    """Shared by all workers; the runner `assign`s each worker's env to its current task."""
+    """Shared by all workers; the runner `assign`s each worker's env its current task's ground truth."""
 
     name = "oracle"
     spec = ORACLE_SPEC
 
     def __init__(self) -> None:
         super().__init__()
-        self._assigned: dict[int, tuple[Task, Sandbox]] = {}
+        self._assigned: dict[int, GroundTruth] = {}
         self._lock = threading.Lock()
 
-    def assign(self, env: Any, task: Task, sandbox: Sandbox) -> None:
+    def assign(self, env: object, truth: GroundTruth) -> None:
         with self._lock:
-            self._assigned[id(env)] = (task, sandbox)
+            self._assigned[id(env)] = truth
 
-    def release(self, env: Any) -> None:
+    def release(self, env: object) -> None:
         with self._lock:
             self._assigned.pop(id(env), None)
 
@@ -52,15 +51,14 @@ class OracleModel(Model):
         if context is None or context.env is None or context.frame is None:
             raise ModelError("the oracle needs the live env and frame (run it through `guiagent bench`)")
         with self._lock:
-            entry = self._assigned.get(id(context.env))
-        if entry is None:
+            truth = self._assigned.get(id(context.env))
+        if truth is None:
             raise ModelError("the oracle has no task for this env (only `guiagent bench` can drive it)")
-        task, sandbox = entry
         # Render the prompt as a real backend would: the chat template must accept every turn.
         self.dialect.render(messages)
         note = ""
         try:
-            action = task.oracle_action(sandbox, context.step)
+            action = truth(context.step)
         except Exception as exc:  # noqa: BLE001 - any ground-truth failure ends the episode as a failure
             action, note = Terminate(status="failure"), f"oracle: {type(exc).__name__}: {exc}\n"
         if action is None:

@@ -50,7 +50,6 @@ class Sandbox:
     kind: str = "none"
     env: Env
     env_spec: str = ""
-    settle_enabled: bool = True  # False: the env settles by itself; the loop observes once per step
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -107,9 +106,6 @@ class Sandbox:
 class BrowserSandbox(Sandbox):
     kind = "miniwob"
     env_spec = "miniwob"
-    # The browser env waits for the page itself (animations over, frames painted): the loop's
-    # screenshot-comparing settle would only add captures.
-    settle_enabled = False
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)

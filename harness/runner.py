@@ -38,13 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.harness import results
+from guiagent.harness.base import InfraError, InvalidTask, Sandbox, Task, TaskSkip
 from guiagent.harness.progress import BenchProgress
 from guiagent.harness.results import DONE_STATUSES, TaskRecord
-from guiagent.harness.tasks import InfraError, InvalidTask, Task, TaskSkip
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Agent, Result
-    from guiagent.harness.sandbox import Sandbox
     from guiagent.model.base import Model
     from guiagent.model.image import PixelBudget
 
@@ -111,7 +110,7 @@ class _Worker:
             self.discard(kind)
             sb = None
         if sb is None:
-            from guiagent.harness.sandbox import open_sandbox
+            from guiagent.harness.sandboxes import open_sandbox
 
             try:
                 # One env starts at a time: two browsers booting at once on a small machine take

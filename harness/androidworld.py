@@ -47,6 +47,7 @@ from guiagent.harness.base import (
     SuiteConfig,
     Task,
     TaskFileError,
+    TaskSkip,
     instance_seed,
 )
 from guiagent.harness.plan import plan_action
@@ -100,7 +101,7 @@ class AndroidWorldTask(Task):
 
     def __init__(self, cls: type, params: dict[str, Any], index: int, seed: int, source: str,
                  default_domain: str) -> None:
-        self.cls = cls
+        self.cls: Any = cls  # any class with the TaskEval members; subclassing TaskEval is optional
         self.params = params
         self.source = source
         self.seed = seed
@@ -115,16 +116,17 @@ class AndroidWorldTask(Task):
         self.instance: Any = None
 
     def setup(self, sandbox: Sandbox) -> str:
+        phone = _phone(sandbox)
         self.instance = self.cls(dict(self.params))
         if getattr(self.instance, "start_on_home_screen", True):
-            sandbox.shell("input keyevent KEYCODE_HOME")
-        sandbox.interaction_cache = ""
-        self.instance.initialize_task(sandbox)
+            phone.shell("input keyevent KEYCODE_HOME")
+        phone.interaction_cache = ""
+        self.instance.initialize_task(phone)
         goal = getattr(self.instance, "goal", None) or self.cls.template.format(**self.params)
         return str(goal)
 
     def evaluate(self, sandbox: Sandbox, result: Result) -> Outcome:
-        sandbox.interaction_cache = result.answer or ""
+        _phone(sandbox).interaction_cache = result.answer or ""
         done = result.status in ("success", "failure")  # the agent ended the episode itself
         if not done:
             return Outcome(0.0, {"reason": f"episode not done ({result.status}); AndroidWorld scores 0"})
@@ -151,6 +153,14 @@ class AndroidWorldTask(Task):
 
     def info(self) -> dict:
         return {**super().info(), "params": _jsonable(self.params), "complexity": getattr(self.cls, "complexity", 1)}
+
+
+def _phone(sandbox: Sandbox) -> AndroidSandbox:
+    from guiagent.harness.sandboxes.android import AndroidSandbox
+
+    if not isinstance(sandbox, AndroidSandbox):  # the runner opens the android sandbox for env_kind "android"
+        raise TaskSkip(f"AndroidWorld tasks need a phone, not a {sandbox.kind} env")
+    return sandbox
 
 
 def _jsonable(value: Any) -> Any:

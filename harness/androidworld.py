@@ -197,7 +197,7 @@ def _import(file: Path) -> Any:
     return module
 
 
-def task_classes(module: Any) -> list[type]:
+def task_classes(module: Any) -> list[type[Any]]:
     listed = getattr(module, "TASKS", None)
     if listed is not None:
         return list(listed)

@@ -226,8 +226,9 @@ def _one(sb: Sandbox, func: str, r_cfg: dict | None, e_cfg: dict | None, opts: d
     return score, {"metric": func, "result": _short(got), "expected": _short(expected)}
 
 
-def _get(sb: Sandbox, cfg: dict, task: Task) -> Any:
-    getter = GETTERS.get(cfg.get("type"))
+def _get(sb: Sandbox, cfg: dict[str, Any], task: Task) -> Any:
+    kind = cfg.get("type")
+    getter = GETTERS.get(kind) if isinstance(kind, str) else None
     if getter is None:
         raise TaskSkip(f"evaluator getter {cfg.get('type')!r} is not supported")
     return getter(sb, cfg, task)

@@ -9,7 +9,7 @@ from guiagent.harness.base import InfraError, Sandbox
 
 
 class BrowserSandbox(Sandbox):
-    """The page's own env: MiniWoB steps (`load`) and the reward metric read it."""
+    """Its env is the page itself: the `miniwob` step (`env.load`) and the `miniwob_reward` metric use it."""
 
     kind = "miniwob"
     env: BrowserEnv

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from guiagent.model.image import PixelBudget
 from guiagent.model.messages import (
@@ -45,7 +45,9 @@ class Dialect(Protocol):
 
     def image_size(self, width: int, height: int, budget: PixelBudget) -> tuple[int, int]: ...
 
-    def tool(self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict: ...
+    def tool(
+        self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False
+    ) -> dict[str, Any]: ...
 
     def messages(
         self,

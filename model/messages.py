@@ -44,7 +44,8 @@ class ImagePart(BaseModel):
 
             self._resized = self.image if self.image.size == tuple(self.size) else self.image.resize(
                 tuple(self.size), PILImage.Resampling.BICUBIC)
-        return self._resized
+        resized: Image = self._resized
+        return resized
 
 
 class Message(BaseModel):

@@ -543,6 +543,7 @@ def check_openai_model(url: str) -> list[CheckResult]:
 
 def check_file_model(spec: str) -> list[CheckResult]:
     """scripted:FILE / replay:DIR load (they are cheap)."""
+    from guiagent.model.scripted import ScriptedModel
     from guiagent.model.spec import load_model
 
     r = _result(MODEL)
@@ -550,7 +551,8 @@ def check_file_model(spec: str) -> list[CheckResult]:
         model = load_model(spec)
     except (ValueError, OSError) as exc:
         return [r("model", "FAIL", _first_line(exc), "fix the path")]
-    return [r("model", "OK", f"{spec}: {len(getattr(model, 'replies', []))} scripted replies")]
+    replies = len(model.replies) if isinstance(model, ScriptedModel) else 0  # replay: is a ScriptedModel too
+    return [r("model", "OK", f"{spec}: {replies} scripted replies")]
 
 
 def model_checks(t: Target) -> list[CheckResult]:

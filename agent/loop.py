@@ -119,7 +119,7 @@ class Agent:
         self.dry_run = dry_run
         self.settle = settle or Settle()
         self.answer = answer
-        self.model_spec = model_spec or getattr(model, "spec", model.name)
+        self.model_spec = model_spec or model.spec or model.name
         self.env_spec = env_spec or env.name
         self._stop_requested: str | None = None
         self.model.configure(self.budget)
@@ -378,7 +378,7 @@ class Agent:
         """
         s = self.settle
         t0 = time.perf_counter()
-        if not s.enabled or wait_only or getattr(self.env, "settles", False):
+        if not s.enabled or wait_only or self.env.settles:
             shot = self._timed_observe(state)
             state.capture_time = state.capture_time_in_settle
             return shot

@@ -46,9 +46,9 @@ class _Quiet:
 
 
 def run_once(suite: str, instances: int, workers: int, tasks: list[str] | None, out: Path) -> dict:
+    from guiagent.harness.loader import load_suite
     from guiagent.harness.oracle import OracleModel
     from guiagent.harness.runner import Runner, RunOptions
-    from guiagent.harness.tasks import load_suite
 
     loaded = load_suite(suite, instances=instances)
     chosen = loaded.select(tasks) if tasks else loaded.tasks
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for suite in suites:
         # warm-up: a cold machine's first Chromium start and imports are not the harness's cost
         with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
-            from guiagent.harness.tasks import load_suite
+            from guiagent.harness.loader import load_suite
 
             first = load_suite(suite, instances=1).tasks[0].name
             run_once(suite, 1, 1, [first], Path(tmp) / "out")

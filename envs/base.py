@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import Action, ActionSpace
@@ -26,6 +26,9 @@ class Env:
 
     `execute` receives actions already mapped to screen coordinates. `wait` and
     `terminate` never reach an env: the agent handles them.
+
+    Callers read only the members declared here (the agent loop `settles`, the harness
+    `alive`); an env overrides the defaults that do not fit it.
     """
 
     space: ClassVar[ActionSpace]
@@ -37,7 +40,18 @@ class Env:
     def execute(self, action: Action) -> None:
         raise NotImplementedError
 
-    def describe(self) -> dict:
+    @property
+    def settles(self) -> bool:
+        """True when `observe` itself waits for the screen to settle after an action, so the agent loop
+        skips its own screenshot-comparing settle (the wait is not paid twice). Default: False."""
+        return False
+
+    def alive(self) -> bool:
+        """Whether the env still works (browser, display or child process up); the harness replaces an env
+        that is not. Default: True (an env that cannot tell is assumed alive)."""
+        return True
+
+    def describe(self) -> dict[str, Any]:
         """Facts about the env for the trajectory metadata (device model, display, monitor)."""
         return {"env": self.name}
 

@@ -18,8 +18,8 @@ on the 2-core CI machine, under load):
   sharp image, the executor works in CSS pixels, and `Frame` does the mapping (the
   HiDPI path of the coordinate model, exercised on every step).
 - After an action the env waits for the page itself (no jQuery animation running),
-  then captures once (``Page.captureScreenshot`` clipped to the task area), and the
-  harness turns the loop's screenshot-comparing settle off for this env: a capture
+  then captures once (``Page.captureScreenshot`` clipped to the task area), and reports
+  `settles`, so the loop's screenshot-comparing settle is skipped for this env: a capture
   costs Chromium ~28 ms of CPU, and CPU is what bounds how many workers two cores feed.
 
 MiniWoB's JavaScript episode timer (``core.EPISODE_MAX_TIME``, 10 s) ends an episode
@@ -176,6 +176,11 @@ class BrowserEnv(Env):
             except Exception:  # noqa: BLE001 - the browser may already be gone
                 pass
         shutil.rmtree(self._profile, ignore_errors=True)
+
+    @property
+    def settles(self) -> bool:
+        """True: `observe` waits for the page itself (see `_settle`), so the loop does not poll captures."""
+        return True
 
     def alive(self) -> bool:
         try:

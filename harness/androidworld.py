@@ -28,8 +28,6 @@ AndroidWorld's per-instance seed ``sha256(f"{base_seed}_{name}_{i}")``.
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -37,28 +35,26 @@ import inspect
 import json
 import random
 import re
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guiagent.harness.sandbox import Sandbox
-from guiagent.harness.tasks import (
+from guiagent.harness.base import (
     SUITES_DIR,
-    InfraError,
     InvalidTask,
     Outcome,
+    Sandbox,
     SuiteConfig,
     Task,
     TaskFileError,
     TaskSkip,
     instance_seed,
 )
+from guiagent.harness.plan import plan_action
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Result
+    from guiagent.harness.sandboxes.android import AndroidSandbox
     from guiagent.tools.actions import Action
 
 
@@ -105,7 +101,7 @@ class AndroidWorldTask(Task):
 
     def __init__(self, cls: type, params: dict[str, Any], index: int, seed: int, source: str,
                  default_domain: str) -> None:
-        self.cls = cls
+        self.cls: Any = cls  # any class with the TaskEval members; subclassing TaskEval is optional
         self.params = params
         self.source = source
         self.seed = seed
@@ -120,16 +116,17 @@ class AndroidWorldTask(Task):
         self.instance: Any = None
 
     def setup(self, sandbox: Sandbox) -> str:
+        phone = _phone(sandbox)
         self.instance = self.cls(dict(self.params))
         if getattr(self.instance, "start_on_home_screen", True):
-            sandbox.shell("input keyevent KEYCODE_HOME")
-        sandbox.interaction_cache = ""
-        self.instance.initialize_task(sandbox)
+            phone.shell("input keyevent KEYCODE_HOME")
+        phone.interaction_cache = ""
+        self.instance.initialize_task(phone)
         goal = getattr(self.instance, "goal", None) or self.cls.template.format(**self.params)
         return str(goal)
 
     def evaluate(self, sandbox: Sandbox, result: Result) -> Outcome:
-        sandbox.interaction_cache = result.answer or ""
+        _phone(sandbox).interaction_cache = result.answer or ""
         done = result.status in ("success", "failure")  # the agent ended the episode itself
         if not done:
             return Outcome(0.0, {"reason": f"episode not done ({result.status}); AndroidWorld scores 0"})
@@ -145,8 +142,6 @@ class AndroidWorldTask(Task):
         return hasattr(self.cls, "oracle_action") or hasattr(self.cls, "oracle_plan")
 
     def oracle_action(self, sandbox: Sandbox, step: int) -> Action | None:
-        from guiagent.harness.oracle import plan_action
-
         if hasattr(self.instance, "oracle_action"):
             got = self.instance.oracle_action(sandbox, step)
             if isinstance(got, dict):
@@ -158,6 +153,14 @@ class AndroidWorldTask(Task):
 
     def info(self) -> dict:
         return {**super().info(), "params": _jsonable(self.params), "complexity": getattr(self.cls, "complexity", 1)}
+
+
+def _phone(sandbox: Sandbox) -> AndroidSandbox:
+    from guiagent.harness.sandboxes.android import AndroidSandbox
+
+    if not isinstance(sandbox, AndroidSandbox):  # the runner opens the android sandbox for env_kind "android"
+        raise TaskSkip(f"AndroidWorld tasks need a phone, not a {sandbox.kind} env")
+    return sandbox
 
 
 def _jsonable(value: Any) -> Any:
@@ -194,7 +197,7 @@ def _import(file: Path) -> Any:
     return module
 
 
-def task_classes(module: Any) -> list[type]:
+def task_classes(module: Any) -> list[type[Any]]:
     listed = getattr(module, "TASKS", None)
     if listed is not None:
         return list(listed)
@@ -249,165 +252,4 @@ def load_module_tasks(file: Path, root: Path, config: SuiteConfig) -> list[Task]
     return out
 
 
-# ---------------------------------------------------------------------- the phone
-
-
-class AndroidSandbox(Sandbox):
-    """A simulated phone of this worker's own (or the user's device), through the real adb server."""
-
-    kind = "android"
-
-    def __init__(self, root: Path, serial: str | None = None) -> None:
-        super().__init__(root)
-        self.interaction_cache = ""
-        self._proc: subprocess.Popen | None = None
-        self.simulated = serial is None
-        try:
-            self.serial = serial or self._start_simphone()
-            from guiagent.envs.android import AndroidEnv
-
-            self.env = AndroidEnv(serial=self.serial)
-        except Exception as exc:
-            self.close()
-            if isinstance(exc, InfraError):
-                raise
-            raise InfraError(f"the phone did not start: {type(exc).__name__}: {exc}") from None
-        self.env_spec = f"android:{self.serial}"
-
-    def _start_simphone(self) -> str:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "guiagent", "simphone", "--port", "0"], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-        line = _read_line(self._proc, 30.0)
-        m = re.search(r"listening on (\S+):(\d+)", line or "")
-        if not m:
-            raise InfraError(f"simphone did not report its port (said {line!r})")
-        # keep draining its output: a full pipe would block the phone
-        threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True, name="simphone-out").start()
-        return f"{m.group(1)}:{m.group(2)}"  # AndroidEnv `adb connect`s a host:port serial itself
-
-    def shell(self, command: str, timeout: float = 30.0) -> str:
-        """stdout + stderr of an adb shell command on this phone."""
-        from guiagent.envs.base import EnvError
-
-        try:
-            return self.env.shell(command).text
-        except EnvError as exc:  # a lost device is an infrastructure error
-            raise InfraError(f"adb shell on {self.serial} failed: {exc}") from None
-
-    # simulated-phone state (the simphone's own shell command; absent on real devices)
-    def simphone_state(self) -> dict:
-        if not self.simulated:
-            raise TaskSkip("this task needs the simulated phone (simphone state)")
-        return json.loads(self.shell("simphone state"))
-
-    def simphone_load(self, state: dict) -> None:
-        if not self.simulated:
-            raise TaskSkip("this task needs the simulated phone (simphone load)")
-        blob = base64.b64encode(json.dumps(state).encode()).decode()
-        out = self.shell(f"simphone load {blob}")
-        if "OK" not in out:
-            raise InfraError(f"simphone load failed: {out.strip()[:200]}")
-
-    def prepare(self, task_id: str) -> None:
-        super().prepare(task_id)
-        self.interaction_cache = ""
-        if self.simulated:
-            out = self.shell("simphone reset")  # AndroidWorld restores app snapshots; we reset the phone
-            if "OK" not in out:
-                raise InfraError(f"simphone reset failed: {out.strip()[:200]}")
-
-    def alive(self) -> bool:
-        if self._proc is not None and self._proc.poll() is not None:
-            return False
-        try:
-            return self.shell("echo ok", timeout=10).strip() == "ok"
-        except InfraError:
-            return False
-
-    def ui_nodes(self) -> list[dict]:
-        """The `uiautomator dump` widget tree: text, content-desc, resource-id, bounds (device pixels)."""
-        import xml.etree.ElementTree as ET
-
-        xml = self.shell("uiautomator dump /dev/tty")
-        xml = xml[xml.find("<"): xml.rfind(">") + 1]
-        try:
-            root = ET.fromstring(xml)
-        except ET.ParseError as exc:
-            raise InfraError(f"unreadable uiautomator dump ({exc})") from None
-        nodes = []
-        for n in root.iter("node"):
-            m = re.match(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]", n.get("bounds", ""))
-            if not m:
-                continue
-            x1, y1, x2, y2 = map(int, m.groups())
-            nodes.append({**n.attrib, "rect": (x1, y1, x2, y2)})
-        return nodes
-
-    def locate(self, target: dict) -> tuple[int, int]:
-        """Centre of the first widget matching every key of `target` (text, desc, id, class, contains)."""
-        deadline = time.monotonic() + 3
-        while True:
-            for n in self.ui_nodes():
-                if _matches(n, target):
-                    x1, y1, x2, y2 = n["rect"]
-                    return (x1 + x2) // 2, (y1 + y2) // 2
-            if time.monotonic() > deadline:
-                raise TaskSkip(f"the oracle found no widget {target} on the screen")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        super().close()
-        if self._proc is not None:
-            env = getattr(self, "env", None)
-            if env is not None and getattr(self, "serial", None):
-                with contextlib.suppress(Exception):
-                    import adbutils
-
-                    adbutils.AdbClient(port=env.adb_port).disconnect(self.serial)
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
-            self._proc = None
-
-
-def _matches(node: dict, target: dict) -> bool:
-    for key, want in target.items():
-        if key == "text" and node.get("text") != want:
-            return False
-        if key == "desc" and node.get("content-desc") != want:
-            return False
-        if key == "id" and not (node.get("resource-id") == want or node.get("resource-id", "").endswith("/" + want)):
-            return False
-        if key == "class" and node.get("class") != want:
-            return False
-        if key == "contains" and want not in (node.get("text") or "") + " " + (node.get("content-desc") or ""):
-            return False
-    return True
-
-
-def _drain(stream) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        for _ in stream:
-            pass
-
-
-def _read_line(proc: subprocess.Popen, timeout: float) -> str | None:
-    import select
-
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            return proc.stdout.readline().strip()
-        if proc.poll() is not None:
-            return None
-    return None
-
-
-__all__ = ["AndroidSandbox", "AndroidWorldTask", "TaskEval", "load_module_tasks", "task_classes"]
+__all__ = ["AndroidWorldTask", "TaskEval", "load_module_tasks", "task_classes"]

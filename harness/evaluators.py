@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guiagent.harness.tasks import Outcome, Task, TaskSkip
+from guiagent.harness.base import Outcome, Sandbox, Task, TaskSkip
+from guiagent.harness.steps import resolve_local, run_steps, unsupported_steps
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Result
-    from guiagent.harness.sandbox import Sandbox
 
 
 # ---------------------------------------------------------------------- metrics
@@ -107,8 +107,6 @@ def get_rule(sb: Sandbox, cfg: dict, task: Task) -> Any:
 
 
 def get_cloud_file(sb: Sandbox, cfg: dict, task: Task) -> str:
-    from guiagent.harness.osworld import resolve_local
-
     base = Path(task.source).parent if task.source else Path.cwd()
     return str(resolve_local(str(cfg["path"]), base))
 
@@ -142,8 +140,6 @@ def _as_list(value: Any, n: int) -> list:
 
 def unsupported_evaluator(spec: dict, env_kind: str) -> str | None:
     """Why this evaluator cannot run here (None when it can); checked before the task starts."""
-    from guiagent.harness.osworld import unsupported_steps
-
     funcs = spec.get("func")
     funcs = funcs if isinstance(funcs, list) else [funcs]
     for key in ("result", "expected", "options"):
@@ -181,8 +177,6 @@ def evaluate(sb: Sandbox, spec: dict, result: Result, task: Task) -> Outcome:
     if agent_failed(result):
         return Outcome(0.0, {"reason": "the agent gave up (FAIL) on a feasible task"})
     if spec.get("postconfig"):
-        from guiagent.harness.osworld import run_steps
-
         run_steps(sb, list(spec["postconfig"]), task, task.source)
     n = len(funcs)
     results = _as_list(spec.get("result"), n)
@@ -210,6 +204,10 @@ def _detail(conj: str, details: list[dict], n: int) -> dict:
 def _one(sb: Sandbox, func: str, r_cfg: dict | None, e_cfg: dict | None, opts: dict, task: Task,
          result: Result) -> tuple[float, dict]:
     if func == "miniwob_reward":
+        from guiagent.envs.browser import BrowserEnv
+
+        if not isinstance(sb.env, BrowserEnv):  # unsupported_evaluator allows it on miniwob tasks only
+            raise TaskSkip(f"metric {func!r} needs the MiniWoB browser, not a {sb.kind} env")
         reward = sb.env.reward()
         raw = float(reward.get("raw_reward") or 0)
         return (1.0 if reward.get("done") and raw >= 1.0 else 0.0), {"metric": func, **reward}
@@ -228,8 +226,9 @@ def _one(sb: Sandbox, func: str, r_cfg: dict | None, e_cfg: dict | None, opts: d
     return score, {"metric": func, "result": _short(got), "expected": _short(expected)}
 
 
-def _get(sb: Sandbox, cfg: dict, task: Task) -> Any:
-    getter = GETTERS.get(cfg.get("type"))
+def _get(sb: Sandbox, cfg: dict[str, Any], task: Task) -> Any:
+    kind = cfg.get("type")
+    getter = GETTERS.get(kind) if isinstance(kind, str) else None
     if getter is None:
         raise TaskSkip(f"evaluator getter {cfg.get('type')!r} is not supported")
     return getter(sb, cfg, task)

@@ -61,6 +61,7 @@ class RemoteEnv(Env):
         self.space = info["space"]
         self.name = info["name"]
         self._describe = info["describe"]
+        self._settles = bool(info["settles"])
 
     def observe(self) -> Screenshot:
         return self._call("observe")
@@ -68,8 +69,13 @@ class RemoteEnv(Env):
     def execute(self, action: Action) -> None:
         self._call("execute", action)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return dict(self._describe)
+
+    @property
+    def settles(self) -> bool:
+        """The wrapped env's `settles`: an env that waits for its screen in the child still does."""
+        return self._settles
 
     def alive(self) -> bool:
         return self._proc.poll() is None
@@ -163,7 +169,7 @@ def _serve(conn, factory: str, kwargs: dict) -> None:
                 break
             try:
                 if op == "hello":
-                    value = {"space": env.space, "name": env.name, "describe": env.describe()}
+                    value = {"space": env.space, "name": env.name, "describe": env.describe(), "settles": env.settles}
                 elif op == "observe":
                     value = env.observe()
                 elif op == "execute":

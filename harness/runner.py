@@ -23,6 +23,7 @@ the task folder), capture the final screen, evaluate, tear down, write the recor
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -37,13 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.harness import results
+from guiagent.harness.base import InfraError, InvalidTask, Sandbox, Task, TaskSkip
 from guiagent.harness.progress import BenchProgress
 from guiagent.harness.results import DONE_STATUSES, TaskRecord
-from guiagent.harness.tasks import InfraError, InvalidTask, Task, TaskSkip
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Agent, Result
-    from guiagent.harness.sandbox import Sandbox
     from guiagent.model.base import Model
     from guiagent.model.image import PixelBudget
 
@@ -110,7 +110,7 @@ class _Worker:
             self.discard(kind)
             sb = None
         if sb is None:
-            from guiagent.harness.sandbox import open_sandbox
+            from guiagent.harness.sandboxes import open_sandbox
 
             try:
                 # One env starts at a time: two browsers booting at once on a small machine take
@@ -296,7 +296,7 @@ class Runner:
 
     def _attempt(self, worker: _Worker, task: Task, folder: Path) -> TaskRecord:
         from guiagent.agent.guard import Guard, Policy
-        from guiagent.agent.loop import Agent, Settle
+        from guiagent.agent.loop import Agent
 
         phases: dict[str, float] = {}
         mark = time.perf_counter()
@@ -313,7 +313,6 @@ class Runner:
         result: Result | None = None
         timed_out = threading.Event()
         timers: list[threading.Timer] = []
-        assign = getattr(self.model, "assign", None)
         try:
             try:
                 instruction = task.setup(sb)
@@ -329,10 +328,8 @@ class Runner:
                 self.model, sb.env, budget=self.options.budget, max_steps=task.max_steps,
                 history=self.options.history, out_dir=folder, answer=task.answer, env_spec=sb.env_spec,
                 model_spec=self.options.model_spec, guard=Guard(Policy()),
-                settle=None if sb.settle_enabled else Settle(enabled=False),
             )
-            if assign is not None:
-                assign(sb.env, task, sb)
+            self.model.assign(sb.env, functools.partial(task.oracle_action, sb))
 
             def on_timeout() -> None:
                 timed_out.set()
@@ -378,8 +375,7 @@ class Runner:
         except TaskSkip as exc:
             return TaskRecord(task=task.info(), status="skipped", reason=str(exc))
         finally:
-            if assign is not None:
-                self.model.release(sb.env)
+            self.model.release(sb.env)
             try:
                 task.teardown(sb)
             except Exception as exc:  # noqa: BLE001 - a failed teardown spoils the sandbox, not the score

@@ -2,111 +2,40 @@
 
 Backends (``hf:``, ``openai:``, ``scripted:``, ``replay:``, ``oracle``) implement
 `Model.generate`. The model family's conventions (prompt text, reply syntax, image
-size) live in its `Dialect`, so every backend of the family shares them.
+size) live in its `Dialect`, so every backend of the family shares them. The message
+types are defined in `model.messages` (which dialects import) and re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from guiagent.model.image import PixelBudget
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from guiagent.model.messages import (
+    Completion,
+    HistoryItem,
+    ImagePart,
+    Message,
+    ParsedCall,
+    ParseError,
+    RequestContext,
+    TextPart,
+    Usage,
+    parse_policy,
+)
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import Action, ActionSpace
-    from PIL.Image import Image
 
-
-class ParseError(Exception):
-    """A model reply that cannot be turned into actions; `str(err)` is fed back to the model."""
+GroundTruth = Callable[[int], "Action | None"]
+"""A harness task's ground truth for one episode: the right action at step N (1-based), in screen
+coordinates, or None when the task is done."""
 
 
 class ModelError(Exception):
     """A backend failure the run cannot recover from (after its own retries)."""
-
-
-class TextPart(BaseModel):
-    type: Literal["text"] = "text"
-    text: str
-
-
-class ImagePart(BaseModel):
-    """A screenshot and the size the model sees it at (the Frame's model size).
-
-    The resize is lazy: `resized()` does it once, for the backends that send pixels
-    (the loop itself never pays for a resize it does not need).
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    type: Literal["image"] = "image"
-    image: Any = Field(description="PIL.Image.Image as captured")
-    size: tuple[int, int] = Field(description="(width, height) the model sees; what the tool description states")
-
-    _resized: Any = PrivateAttr(default=None)
-
-    def resized(self) -> Image:
-        """The image at `size` (bicubic, as the Qwen2.5-VL processor resizes); computed once."""
-        if self._resized is None:
-            from PIL import Image as PILImage
-
-            self._resized = self.image if self.image.size == tuple(self.size) else self.image.resize(
-                tuple(self.size), PILImage.Resampling.BICUBIC)
-        return self._resized
-
-
-class Message(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: list[TextPart | ImagePart]
-
-    def text(self) -> str:
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
-
-    def images(self) -> list[ImagePart]:
-        return [p for p in self.content if isinstance(p, ImagePart)]
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    image_tokens: int = 0
-    completion_tokens: int = 0
-
-
-class Completion(BaseModel):
-    """A model reply with its accounting. `finish_reason="length"` means it was cut off."""
-
-    text: str
-    usage: Usage = Field(default_factory=Usage)
-    timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase (preprocess, prefill, decode)")
-    finish_reason: Literal["stop", "length"] = "stop"
-
-
-class RequestContext(BaseModel):
-    """What the agent knows about the step; most backends ignore it (the oracle reads it)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    instruction: str
-    space: str
-    step: int
-    frame: Any = None  # tools.frame.Frame
-    env: Any = None  # the live env, for ground-truth backends only
-
-
-class ParsedCall(BaseModel):
-    """One tool call from a reply: the typed action and the call as the model wrote it."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    action: Any  # tools.actions.Action, in model-image coordinates
-    call_json: str = Field(description='{"name": ..., "arguments": ...} re-serialised for the history')
-
-
-class HistoryItem(BaseModel):
-    """A finished step as the prompt needs it."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    calls: list[str] = Field(default_factory=list, description="call_json of each executed call")
-    reply: str = ""
-    image: ImagePart | None = None  # kept only by image history policies
 
 
 class Dialect(Protocol):
@@ -116,7 +45,9 @@ class Dialect(Protocol):
 
     def image_size(self, width: int, height: int, budget: PixelBudget) -> tuple[int, int]: ...
 
-    def tool(self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict: ...
+    def tool(
+        self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False
+    ) -> dict[str, Any]: ...
 
     def messages(
         self,
@@ -142,10 +73,14 @@ class Model:
 
     Subclasses implement `generate`. The pixel budget is set by the agent through
     `configure` before the first step; backends that resize or preprocess images read
-    it from `self.budget`.
+    it from `self.budget`. Callers (the agent loop, the harness) use only the members
+    declared here; `assign` / `release` matter only to ground-truth backends (the oracle).
     """
 
     name: str = "model"
+    spec: str = ""
+    """The spec that loads this backend again (``hf:PATH``, ``openai:URL``, ``oracle``), recorded in
+    trajectories; empty: the backend's `name` stands for it."""
 
     def __init__(self, dialect: Dialect | None = None) -> None:
         if dialect is None:
@@ -172,15 +107,20 @@ class Model:
     async def agenerate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
         return await asyncio.to_thread(self.generate, messages, context)
 
+    def assign(self, env: object, truth: GroundTruth) -> None:
+        """An episode on `env` (a harness worker's env) starts; `truth` is its task's ground truth.
+
+        A backend shared by several workers tells their requests apart by `RequestContext.env`.
+        Default: nothing (only ground-truth backends use it)."""
+
+    def release(self, env: object) -> None:
+        """The episode on `env` ended: forget what `assign` gave. Default: nothing."""
+
     def close(self) -> None:
         """Release resources (GPU memory, HTTP sessions)."""
 
 
-def parse_policy(policy: str) -> int:
-    """Number of prior screenshots a history policy keeps: ``text`` -> 0, ``images:K`` -> K."""
-    if policy == "text":
-        return 0
-    name, _, k = policy.partition(":")
-    if name == "images" and k.isdigit() and int(k) > 0:
-        return int(k)
-    raise ValueError(f"unknown history policy {policy!r}; use 'text' or 'images:K' (K >= 1)")
+__all__ = [
+    "Completion", "Dialect", "GroundTruth", "HistoryItem", "ImagePart", "Message", "Model", "ModelError",
+    "ParseError", "ParsedCall", "RequestContext", "TextPart", "Usage", "parse_policy",
+]

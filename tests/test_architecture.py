@@ -131,3 +131,26 @@ def test_the_checker_sees_a_cycle_and_a_bare_import(tmp_path, monkeypatch):
     graph = _graph()
     assert graph["guiagent.tools.a"] == {"guiagent.tools.b"} and "guiagent.tools.a" in graph["guiagent.tools.b"]
     assert [m for _, m, _ in _imports(pkg / "b.py")] == ["model.base", "guiagent.tools"]
+
+
+# The harness bottom up: a module imports harness modules of lower layers only (so task formats never import each
+# other, the loader or the runner, and the shared vocabulary imports none). The built-in suites are data.
+HARNESS_LAYERS = [
+    {"base"},
+    {"steps", "plan", "remote_env", "results"},
+    {"evaluators", "progress", "oracle", "sandboxes.browser", "sandboxes.desktop", "sandboxes.android"},
+    {"native", "osworld", "androidworld", "sandboxes"},
+    {"loader"},
+    {"runner"},
+]
+
+
+def test_the_harness_layers_point_one_way():
+    layer = {f"guiagent.harness.{m}": i for i, mods in enumerate(HARNESS_LAYERS) for m in mods}
+    graph = _graph()
+    harness = [m for m in graph if m.startswith("guiagent.harness.") and not m.startswith("guiagent.harness.suites")]
+    unplaced = sorted(set(harness) - set(layer))
+    assert not unplaced, f"place these modules in HARNESS_LAYERS: {unplaced}"
+    wrong = [f"{mod} -> {target}" for mod in harness for target in graph[mod]
+             if target in layer and layer[target] >= layer[mod]]
+    assert not wrong, "\n".join(sorted(wrong))

@@ -335,6 +335,20 @@ def test_hf_hub_id_not_downloaded(monkeypatch) -> None:
     assert folder.status == "FAIL" and folder.detail == "hf:/nonexistent/checkpoint: no such folder"
 
 
+def test_scripted_and_replay_models_report_their_reply_counts(tmp_path) -> None:
+    script = tmp_path / "replies.json"
+    script.write_text(json.dumps(["a", "b", {"text": "c", "finish_reason": "length"}]))
+    (scripted,) = model_checks(Target(model=f"scripted:{script}"))
+    assert scripted.status == "OK" and scripted.detail == f"scripted:{script}: 3 scripted replies"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "trajectory.json").write_text(json.dumps({"steps": [{"raw_text": "x"}, {"raw_text": None}]}))
+    (replay,) = model_checks(Target(model=f"replay:{run}"))
+    assert replay.status == "OK" and replay.detail == f"replay:{run}: 1 scripted replies"
+    (missing,) = model_checks(Target(model=f"scripted:{tmp_path / 'none.json'}"))
+    assert missing.status == "FAIL"
+
+
 def test_gpu_checks_match_this_machine() -> None:
     import torch
 

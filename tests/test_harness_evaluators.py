@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from guiagent.agent.loop import Result
 from guiagent.agent.trajectory import RunMeta, Trajectory
+from guiagent.harness.base import TaskSkip
 from guiagent.harness.evaluators import check_include_exclude, compare_text_file, evaluate, exact_match
-from guiagent.harness.tasks import TaskSkip
 
 
 class _Task:
@@ -81,7 +81,7 @@ def desktop_sandbox(tmp_path_factory):
 
     if not xvfb_available():
         pytest.skip("needs Xvfb (apt install xvfb)")
-    from guiagent.harness.sandbox import DesktopSandbox
+    from guiagent.harness.sandboxes.desktop import DesktopSandbox
 
     sb = DesktopSandbox(tmp_path_factory.mktemp("desktop-sandbox"))
     try:
@@ -91,7 +91,7 @@ def desktop_sandbox(tmp_path_factory):
 
 
 def test_getters_and_setup_steps_on_a_real_desktop_sandbox(desktop_sandbox, tmp_path):
-    from guiagent.harness.osworld import run_steps
+    from guiagent.harness.steps import run_steps
 
     sb = desktop_sandbox
     sb.prepare("getters")
@@ -124,7 +124,7 @@ def test_getters_and_setup_steps_on_a_real_desktop_sandbox(desktop_sandbox, tmp_
 
 
 def test_network_downloads_are_skipped_not_fetched(desktop_sandbox, tmp_path):
-    from guiagent.harness.osworld import run_steps
+    from guiagent.harness.steps import run_steps
 
     sb = desktop_sandbox
     sb.prepare("net")

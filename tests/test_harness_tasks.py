@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from guiagent.harness.androidworld import AndroidWorldTask
+from guiagent.harness.base import InvalidTask, TaskFileError, instance_seed
+from guiagent.harness.loader import load_suite
+from guiagent.harness.native import NativeTask
 from guiagent.harness.osworld import OSWorldTask
-from guiagent.harness.tasks import InvalidTask, NativeTask, TaskFileError, instance_seed, load_suite
 
 from guiagent.cli.common import UsageError
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guiagent.envs.base import Env
 from guiagent.model.base import ImagePart, ModelError
 from guiagent.model.image import PixelBudget
 from guiagent.tools.actions import action_to_dict
@@ -49,7 +50,7 @@ def _messages(model, w: int, h: int, instruction: str = "Click OK", space: str =
     return model.dialect.messages(instruction, space, part, [])
 
 
-class _RecordingDesktop:
+class _RecordingDesktop(Env):
     """A minimal computer_use env: a fixed 1280x800 screen that records what it executes."""
 
     space = "computer_use"

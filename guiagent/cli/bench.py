@@ -84,9 +84,10 @@ def _slug(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from guiagent.harness.base import InvalidTask, TaskFileError
+    from guiagent.harness.loader import load_suite
     from guiagent.harness.results import render_text
     from guiagent.harness.runner import RunError, Runner, RunOptions
-    from guiagent.harness.tasks import InvalidTask, TaskFileError, load_suite
 
     pixels = budget(args)
     history_policy(args.history)

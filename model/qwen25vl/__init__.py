@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from guiagent.model.base import HistoryItem, ImagePart, Message, ParsedCall
 from guiagent.model.image import PixelBudget
+from guiagent.model.messages import HistoryItem, ImagePart, Message, ParsedCall
 from guiagent.model.qwen25vl import parse as _parse
 from guiagent.model.qwen25vl import prompt as _prompt
 from guiagent.tools.actions import action_to_dict

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from guiagent.model.base import ParsedCall, ParseError
+from guiagent.model.messages import ParsedCall, ParseError
 from guiagent.tools.actions import ACTIONS, ActionSpace, action_from_dict
 from guiagent.tools.definitions import action_names, function_for
 from pydantic import ValidationError

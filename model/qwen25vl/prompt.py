@@ -6,7 +6,7 @@ import functools
 import json
 from typing import TYPE_CHECKING
 
-from guiagent.model.base import HistoryItem, ImagePart, Message, TextPart, parse_policy
+from guiagent.model.messages import HistoryItem, ImagePart, Message, TextPart, parse_policy
 from guiagent.model.qwen25vl.template import (
     ARGS_FORMAT,
     CHAT_TEMPLATE,

@@ -1,18 +1,6 @@
-"""What a harness worker owns for one env kind: the env plus the side channels tasks need.
-
-A worker opens one `Sandbox` per env kind, lazily, and reuses it across tasks:
-
-- `BrowserSandbox` ("miniwob"): its own headless Chromium (`envs.browser.BrowserEnv`).
-- `DesktopSandbox` ("desktop"): its own Xvfb, a `DesktopEnv` on it in a child process
-  (`harness.remote_env`), and a fresh home folder per task for the files and apps the
-  task's setup steps create. OSWorld paths under ``/home/user`` map into that folder.
-- `AndroidSandbox` ("android"): its own simulated phone on a free port, reached through
-  the real adb server (``adb connect``), driven by `envs.android.AndroidEnv`; or a
-  device the user names (then one worker).
-
-Setup steps, getters and the oracle use the sandbox's side channels (`run`, `launch`,
-`shell`, `locate`); a step a sandbox cannot do raises `TaskSkip`.
-"""
+"""The desktop sandbox: a worker's own Xvfb, a `DesktopEnv` on it in a child process (`harness.remote_env`),
+and a fresh home folder per task for the files and apps the task's setup steps create. OSWorld paths under
+``/home/user`` map into that folder; commands run with that home, the display and the shipped apps' path."""
 
 from __future__ import annotations
 
@@ -24,117 +12,22 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from guiagent.harness.tasks import InfraError, TaskSkip
-
-if TYPE_CHECKING:
-    from guiagent.envs.base import Env
+from guiagent.harness.base import CommandResult, InfraError, Sandbox, TaskSkip
+from guiagent.harness.remote_env import RemoteEnv
 
 OSWORLD_HOME = "/home/user"  # where OSWorld's VM keeps the task files
 LAYOUT_DIR_VAR = "GUIAGENT_LAYOUT_DIR"  # the shipped desktop apps publish widget rectangles here
 
 
-@dataclass
-class CommandResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-class Sandbox:
-    """Base class: one env of one kind, owned by one worker."""
-
-    kind: str = "none"
-    env: Env
-    env_spec: str = ""
-    settle_enabled: bool = True  # False: the env settles by itself; the loop observes once per step
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.task_id: str | None = None
-        self.scratch = self.root / "scratch"
-
-    def prepare(self, task_id: str) -> None:
-        """Fresh per-task state (called before setup)."""
-        self.task_id = task_id
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        self.scratch.mkdir(parents=True)
-
-    def cleanup(self) -> None:
-        """Undo what the task started (called after evaluation, and before a retry)."""
-
-    def alive(self) -> bool:
-        return True
-
-    def kill(self) -> None:
-        """Make a hung env fail fast (the runner's watchdog calls this from another thread)."""
-        self.close()
-
-    def close(self) -> None:
-        env = getattr(self, "env", None)
-        if env is not None:
-            with contextlib.suppress(Exception):
-                env.close()
-
-    # ---- side channels; a sandbox that lacks one makes the task skip
-
-    def run(self, command: list[str] | str, *, shell: bool = False, timeout: float = 120.0) -> CommandResult:
-        raise TaskSkip(f"{self.kind} tasks cannot run commands")
-
-    def launch(self, command: list[str] | str, *, shell: bool = False) -> None:
-        raise TaskSkip(f"{self.kind} tasks cannot launch programs")
-
-    def shell(self, command: str, timeout: float = 30.0) -> str:
-        raise TaskSkip(f"{self.kind} tasks have no adb shell")
-
-    def host_path(self, path: str) -> Path:
-        raise TaskSkip(f"{self.kind} tasks have no files")
-
-    def locate(self, target: dict) -> tuple[int, int]:
-        raise TaskSkip(f"the oracle cannot locate {target} on a {self.kind} env")
-
-    def window_action(self, action: str, name: str, *, strict: bool = False, by_class: bool = False) -> None:
-        raise TaskSkip(f"{self.kind} tasks have no windows")
-
-
-# ---------------------------------------------------------------------- miniwob
-
-
-class BrowserSandbox(Sandbox):
-    kind = "miniwob"
-    env_spec = "miniwob"
-    # The browser env waits for the page itself (animations over, frames painted): the loop's
-    # screenshot-comparing settle would only add captures.
-    settle_enabled = False
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        from guiagent.envs.base import EnvError
-        from guiagent.envs.browser import BrowserEnv
-
-        try:
-            self.env = BrowserEnv()
-        except EnvError as exc:
-            raise InfraError(str(exc)) from None
-
-    def alive(self) -> bool:
-        return self.env.alive()
-
-
-# ---------------------------------------------------------------------- desktop
-
-
 class DesktopSandbox(Sandbox):
     kind = "desktop"
+    env: RemoteEnv
 
     def __init__(self, root: Path, screen: tuple[int, int] = (1280, 720)) -> None:
         super().__init__(root)
         from guiagent.envs.xvfb import XvfbError, start_xvfb
-        from guiagent.harness.remote_env import RemoteEnv
 
         self._procs: list[subprocess.Popen] = []
         self.home = self.root / "home"
@@ -173,8 +66,8 @@ class DesktopSandbox(Sandbox):
         env["HOME"] = str(self.home)
         env["PATH"] = f"{self._bin}{os.pathsep}{env.get('PATH', '')}"
         env[LAYOUT_DIR_VAR] = str(self.layout_dir)
-        # the shipped apps run as `python -m harness.suites.desktop.apps.X`, from any working folder
-        root = str(Path(__file__).resolve().parent.parent)
+        # the shipped apps run as `python -m guiagent.harness.suites.desktop.apps.X`, from any working folder
+        root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.pop("PYTHONSTARTUP", None)
         return env
@@ -322,21 +215,4 @@ def _close_window(display: str, wid: int) -> None:
         d.close()
 
 
-# ---------------------------------------------------------------------- factory
-
-
-def open_sandbox(kind: str, root: Path, options: dict[str, Any] | None = None) -> Sandbox:
-    """A new sandbox of `kind` under `root`; InfraError when its env does not start."""
-    options = options or {}
-    if kind == "miniwob":
-        return BrowserSandbox(root)
-    if kind == "desktop":
-        return DesktopSandbox(root)
-    if kind == "android":
-        from guiagent.harness.androidworld import AndroidSandbox
-
-        return AndroidSandbox(root, serial=options.get("serial"))
-    raise InfraError(f"unknown env kind {kind!r}")
-
-
-__all__ = ["BrowserSandbox", "CommandResult", "DesktopSandbox", "Sandbox", "open_sandbox"]
+__all__ = ["LAYOUT_DIR_VAR", "OSWORLD_HOME", "DesktopSandbox"]

@@ -1,0 +1,159 @@
+"""Setup and postconfig steps, shared by native and OSWorld tasks (OSWorld's SetupController).
+
+A step is ``{"type": T, "parameters": {...}}``. Desktop steps: launch, execute / command,
+open, sleep, activate_window, close_window, download (local paths and file:// URLs).
+Native task files add ``miniwob`` (start a MiniWoB episode) and ``adb_shell`` (a command
+on the phone). A task with any other step is *skipped* with the reason, before it starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from guiagent.harness.base import CommandResult, InfraError, Sandbox, Task, TaskSkip
+
+DESKTOP_STEPS = ("launch", "execute", "command", "open", "sleep", "activate_window", "close_window", "download")
+STEPS_BY_ENV: dict[str, tuple[str, ...]] = {
+    "desktop": DESKTOP_STEPS,
+    "miniwob": ("miniwob", "sleep"),
+    "android": ("adb_shell", "sleep"),
+}
+TEXT_SUFFIXES = {"", ".txt", ".md", ".csv", ".json", ".log", ".py", ".sh", ".ini", ".cfg", ".conf", ".yaml", ".yml",
+                 ".xml", ".html", ".tsv"}
+
+
+def unsupported_steps(steps: list[Any], env_kind: str) -> str | None:
+    """Why these steps cannot run on `env_kind` (None when they all can)."""
+    allowed = STEPS_BY_ENV.get(env_kind, ())
+    for i, step in enumerate(steps):
+        kind = step.get("type") if isinstance(step, dict) else getattr(step, "type", None)
+        if kind not in allowed:
+            return f"setup step {i + 1} type {kind!r} is not supported on {env_kind}"
+    return None
+
+
+def run_steps(sandbox: Sandbox, steps: list[dict[str, Any]], task: Task, source: str) -> dict[str, Any]:
+    """Run setup/postconfig steps in order; returns what steps report (e.g. the MiniWoB utterance)."""
+    out: dict[str, Any] = {}
+    base = Path(source).parent if source else Path.cwd()
+    for i, step in enumerate(steps):
+        kind = step.get("type")
+        params = dict(step.get("parameters") or {})
+        fn = _STEPS.get(kind) if isinstance(kind, str) else None
+        if fn is None or kind not in STEPS_BY_ENV.get(sandbox.kind, ()):
+            raise TaskSkip(f"step {i + 1} type {kind!r} is not supported on {sandbox.kind}")
+        try:
+            value = fn(sandbox, params, task=task, base=base)
+        except TypeError as exc:
+            raise TaskSkip(f"step {i + 1} ({kind}): bad parameters ({exc})") from None
+        if isinstance(value, dict):
+            out.update(value)
+    return out
+
+
+def _launch(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
+    sb.launch(p["command"], shell=bool(p.get("shell", False)))
+
+
+def _execute(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
+    until = p.get("until") or {}
+    for _attempt in range(10 if until else 1):
+        res = sb.run(p["command"], shell=bool(p.get("shell", False)), timeout=float(p.get("timeout", 120)))
+        if not until or _until_met(until, res):
+            break
+        time.sleep(1)
+    for key in ("stdout", "stderr"):
+        if p.get(key):  # OSWorld saves the stream to a file of this name in the task cache
+            (sb.scratch / str(p[key])).write_text(getattr(res, key), encoding="utf-8")
+
+
+def _until_met(until: dict[str, Any], res: CommandResult) -> bool:
+    if "returncode" in until and res.returncode != until["returncode"]:
+        return False
+    if "stdout" in until and str(until["stdout"]) not in res.stdout:
+        return False
+    return not ("stderr" in until and str(until["stderr"]) not in res.stderr)
+
+
+def _open(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
+    path = sb.host_path(p["path"])
+    if not path.exists():
+        raise InfraError(f"open: {p['path']} does not exist")
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        # xdg-open has no handler on a bare Xvfb; text files open in the editor the package ships
+        sb.launch([sys.executable, "-m", "guiagent.harness.suites.desktop.apps.editor", str(path)])
+        sb.window_action("activate", f"{path.name} - Editor", strict=True)
+        return
+    if shutil.which("xdg-open"):
+        sb.launch(["xdg-open", str(path)])
+        return
+    raise TaskSkip(f"open: no application here opens {path.suffix or 'this file'} files")
+
+
+def _sleep(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
+    time.sleep(min(float(p.get("seconds", 1)), 60.0))
+
+
+def _activate(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
+    sb.window_action("activate", p["window_name"], strict=bool(p.get("strict", False)),
+                     by_class=bool(p.get("by_class", False)))
+
+
+def _close(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
+    sb.window_action("close", p["window_name"], strict=bool(p.get("strict", False)),
+                     by_class=bool(p.get("by_class", False)))
+
+
+def _download(sb: Sandbox, p: dict[str, Any], *, base: Path, **_: Any) -> None:
+    for f in p["files"]:
+        src = resolve_local(str(f["url"]), base)
+        dest = sb.host_path(f["path"])
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+
+
+def resolve_local(url: str, base: Path) -> Path:
+    """A local path or file:// URL (relative paths are relative to the task file); network URLs skip."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme in ("http", "https", "ftp"):
+        raise TaskSkip(f"download from the network is not supported here ({url}); use a local path or file:// URL")
+    if parsed.scheme == "file":
+        path = Path(urllib.request.url2pathname(parsed.path))
+    elif parsed.scheme in ("",) or len(parsed.scheme) == 1:  # a Windows drive letter parses as a scheme
+        path = Path(url).expanduser()
+        if not path.is_absolute():
+            path = base / path
+    else:
+        raise TaskSkip(f"unsupported URL scheme {parsed.scheme!r} in {url}")
+    if not path.is_file():
+        raise InfraError(f"download source {url} not found ({path})")
+    return path
+
+
+def _miniwob(sb: Sandbox, p: dict[str, Any], *, task: Task, **_: Any) -> dict[str, Any]:
+    from guiagent.envs.browser import BrowserEnv
+
+    if not isinstance(sb.env, BrowserEnv):  # STEPS_BY_ENV allows this step on the miniwob sandbox only
+        raise TaskSkip(f"step miniwob needs the MiniWoB browser, not a {sb.kind} env")
+    seed = p.get("seed", task.seed)
+    return {"instruction": sb.env.load(str(p["task"]), seed)}
+
+
+def _adb_shell(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
+    sb.shell(str(p["command"]))
+
+
+_STEPS: dict[str, Callable[..., Any]] = {
+    "launch": _launch, "execute": _execute, "command": _execute, "open": _open, "sleep": _sleep,
+    "activate_window": _activate, "close_window": _close, "download": _download, "miniwob": _miniwob,
+    "adb_shell": _adb_shell,
+}
+
+__all__ = ["DESKTOP_STEPS", "STEPS_BY_ENV", "resolve_local", "run_steps", "unsupported_steps"]

@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guiagent.envs.process import spawn
 from guiagent.harness.sandbox import Sandbox
 from guiagent.harness.tasks import (
     SUITES_DIR,
@@ -275,7 +276,7 @@ class AndroidSandbox(Sandbox):
         self.env_spec = f"android:{self.serial}"
 
     def _start_simphone(self) -> str:
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [sys.executable, "-m", "guiagent", "simphone", "--port", "0"], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         line = _read_line(self._proc, 30.0)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guiagent.envs.process import spawn
 from guiagent.harness.tasks import InfraError, TaskSkip
 
 if TYPE_CHECKING:
@@ -195,8 +196,8 @@ class DesktopSandbox(Sandbox):
     def run(self, command: list[str] | str, *, shell: bool = False, timeout: float = 120.0) -> CommandResult:
         argv = self._argv(command, shell)
         try:
-            proc = subprocess.Popen(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            proc = spawn(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         except OSError as exc:
             return CommandResult(127, "", f"{exc}")
         self._procs.append(proc)  # anything it leaves running in its session is killed at cleanup
@@ -211,8 +212,8 @@ class DesktopSandbox(Sandbox):
     def launch(self, command: list[str] | str, *, shell: bool = False) -> None:
         argv = self._argv(command, shell)
         try:
-            proc = subprocess.Popen(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            proc = spawn(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             raise InfraError(f"cannot launch {argv}: {exc}") from None
         self._procs.append(proc)

@@ -35,7 +35,8 @@ def describe_action(action: dict | None) -> str:
 
 
 class Progress(Callback):
-    """Prints each step as it ends; `mode` is "lines", "json" or "quiet"."""
+    """Prints each step as it ends and the run's final line; `mode` "quiet" prints only the final line,
+    "json" one JSON object per step and one for the end."""
 
     def __init__(self, mode: str = "lines", stream: TextIO | None = None) -> None:
         self.mode = mode
@@ -54,8 +55,6 @@ class Progress(Callback):
         self._emit(f"step {step.index:>3}  {what}  ({took:.2f}s)")
 
     def on_run_end(self, result: Result) -> None:
-        if self.mode == "quiet":
-            return
         if self.mode == "json":
             self._emit(json.dumps({"event": "end", "status": result.status, "steps": result.steps,
                                    "reason": result.reason, "answer": result.answer,

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from guiagent.envs.process import spawn
+
 XVFB_INSTALL_HINT = "apt install xvfb"
 
 
@@ -34,8 +36,7 @@ class Xvfb:
     height: int
     depth: int
     process: subprocess.Popen = field(repr=False)
-    xauthority: str = field(repr=False, default="")
-    _log: Path | None = field(repr=False, default=None)
+    xauthority: str = field(repr=False, default=os.devnull)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -57,7 +58,7 @@ class Xvfb:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        """Terminate the server and remove its temporary files; safe to call twice."""
+        """Terminate the server; safe to call twice."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -65,9 +66,6 @@ class Xvfb:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-        for path in (self.xauthority, self._log):
-            if path:
-                Path(path).unlink(missing_ok=True)
 
     def __enter__(self) -> Xvfb:
         return self
@@ -82,15 +80,14 @@ def xvfb_available() -> bool:
 
 
 def empty_xauthority() -> str:
-    """Path of a new empty Xauthority file.
+    """An empty Xauthority file: ``/dev/null``.
 
     Xlib raises ``XauthError`` when the file XAUTHORITY names (or ~/.Xauthority)
     does not exist; an empty file makes it connect without a cookie, which an
-    Xvfb started without ``-auth`` accepts.
+    Xvfb started without ``-auth`` accepts. /dev/null is one that nothing has to
+    create or remove (a temporary file per run piled up in /tmp).
     """
-    fd, path = tempfile.mkstemp(prefix="guiagent-xauth-")
-    os.close(fd)
-    return path
+    return os.devnull
 
 
 def start_xvfb(width: int = 1366, height: int = 768, depth: int = 24, timeout: float = 10.0) -> Xvfb:
@@ -107,7 +104,7 @@ def start_xvfb(width: int = 1366, height: int = 768, depth: int = 24, timeout: f
     r, w = os.pipe()
     try:
         # -noreset: keep the server (and its keymap) when the last client disconnects.
-        proc = subprocess.Popen(
+        proc = spawn(
             [exe, "-displayfd", str(w), "-screen", "0", f"{width}x{height}x{depth}", "-nolisten", "tcp", "-noreset"],
             pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=fd_log, stderr=fd_log, close_fds=True,
         )
@@ -126,12 +123,11 @@ def start_xvfb(width: int = 1366, height: int = 768, depth: int = 24, timeout: f
             proc.kill()
             proc.wait(timeout=5)
         detail = log.read_text(errors="replace").strip().splitlines()[-3:]
-        log.unlink(missing_ok=True)
         raise XvfbError(f"{exc}; Xvfb said: {' | '.join(detail) or '(nothing)'}") from None
     finally:
         os.close(r)
-    return Xvfb(display=f":{number}", width=width, height=height, depth=depth, process=proc,
-                xauthority=empty_xauthority(), _log=log)
+        log.unlink(missing_ok=True)  # read only when the start fails; Xvfb keeps writing to its open descriptor
+    return Xvfb(display=f":{number}", width=width, height=height, depth=depth, process=proc)
 
 
 def _read_display_number(r: int, proc: subprocess.Popen, timeout: float) -> int:

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from guiagent.envs.base import ActionError, Env, EnvError
+from guiagent.envs.process import spawn
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import Action
@@ -33,7 +34,7 @@ CALL_TIMEOUT = 120.0
 class RemoteEnv(Env):
     """Proxy for ``factory(**kwargs)`` (``"module:Class"``) built in a child with `environ` applied.
 
-    The child is a plain ``python -m harness.remote_env`` (not a multiprocessing spawn,
+    The child is a plain ``python -m guiagent.harness.remote_env`` (not a multiprocessing spawn,
     which would re-import the caller's main script) that connects back over a private
     Unix socket with a random key and exchanges pickled requests and replies.
     """
@@ -48,9 +49,7 @@ class RemoteEnv(Env):
         key = secrets.token_bytes(32)
         listener = Listener(address, family="AF_UNIX", authkey=key)
         child_env = {**os.environ, **environ, _KEY_VAR: key.hex()}
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the child imports harness from here
-        child_env["PYTHONPATH"] = root + (os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else "")
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [sys.executable, "-m", "guiagent.harness.remote_env", address, factory, json.dumps(kwargs or {})],
             env=child_env, stdin=subprocess.DEVNULL, start_new_session=True)
         try:

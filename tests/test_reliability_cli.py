@@ -171,6 +171,13 @@ def test_exit_status_follows_the_run_status(last, code, status, screens, tmp_pat
     assert_complete(tmp_path / "out", 2 if code == 0 or status == "failure" else 4, status)
 
 
+def test_quiet_prints_only_the_final_line(screens, tmp_path):
+    replies = [call("left_click", coordinate=[5, 5]), call("terminate", status="success")]
+    p = guiagent(screens, tmp_path, replies, "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [f"success after 2 step(s): the agent reported success  trajectory: {tmp_path / 'out'}"]
+
+
 def test_token_budget_from_the_policy_file(screens, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text("max_tokens = 1000\n")

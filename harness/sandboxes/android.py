@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from guiagent.envs.process import spawn
 from guiagent.harness.base import InfraError, Sandbox, TaskSkip
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class AndroidSandbox(Sandbox):
         self.env_spec = f"android:{self.serial}"
 
     def _start_simphone(self) -> str:
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [sys.executable, "-m", "guiagent", "simphone", "--port", "0"], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         line = _read_line(self._proc, 30.0)

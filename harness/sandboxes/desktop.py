@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from guiagent.envs.process import spawn
 from guiagent.harness.base import CommandResult, InfraError, Sandbox, TaskSkip
 from guiagent.harness.remote_env import RemoteEnv
 
@@ -66,9 +67,6 @@ class DesktopSandbox(Sandbox):
         env["HOME"] = str(self.home)
         env["PATH"] = f"{self._bin}{os.pathsep}{env.get('PATH', '')}"
         env[LAYOUT_DIR_VAR] = str(self.layout_dir)
-        # the shipped apps run as `python -m guiagent.harness.suites.desktop.apps.X`, from any working folder
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.pop("PYTHONSTARTUP", None)
         return env
 
@@ -88,8 +86,8 @@ class DesktopSandbox(Sandbox):
     def run(self, command: list[str] | str, *, shell: bool = False, timeout: float = 120.0) -> CommandResult:
         argv = self._argv(command, shell)
         try:
-            proc = subprocess.Popen(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            proc = spawn(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         except OSError as exc:
             return CommandResult(127, "", f"{exc}")
         self._procs.append(proc)  # anything it leaves running in its session is killed at cleanup
@@ -104,8 +102,8 @@ class DesktopSandbox(Sandbox):
     def launch(self, command: list[str] | str, *, shell: bool = False) -> None:
         argv = self._argv(command, shell)
         try:
-            proc = subprocess.Popen(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            proc = spawn(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             raise InfraError(f"cannot launch {argv}: {exc}") from None
         self._procs.append(proc)

@@ -60,6 +60,19 @@ class Outcome:
 # ---------------------------------------------------------------------- sandboxes
 
 
+def confine(path: Path, root: Path, what: str) -> Path:
+    """`path` with symlinks resolved, when that lies inside `root`; else TaskSkip naming `what`.
+
+    Task files are untrusted: every file one names to write, read or copy must stay in the folder the
+    harness gave it (the task's home, its scratch folder, the folder of the task file itself).
+    """
+    resolved, inside = Path(path).resolve(), Path(root).resolve()
+    if resolved != inside and not resolved.is_relative_to(inside):
+        raise TaskSkip(f"{what} {path} is outside {inside}: task files may only use their own folders")
+    return resolved
+
+
+
 @dataclass
 class CommandResult:
     returncode: int
@@ -116,6 +129,10 @@ class Sandbox:
     def host_path(self, path: str) -> Path:
         raise TaskSkip(f"{self.kind} tasks have no files")
 
+    def task_path(self, host: Path) -> str:
+        """Where the file at `host` is for the task's own programs."""
+        return str(host)
+
     def locate(self, target: dict[str, Any]) -> tuple[int, int]:
         raise TaskSkip(f"the oracle cannot locate {target} on a {self.kind} env")
 
@@ -139,6 +156,7 @@ class Task(ABC):
     seed: int | None = None
     source: str = ""
     skip_reason: str | None = None  # known before running: unsupported feature
+    runs_commands: bool = False  # its steps or getters run shell commands (isolated, or --unsafe-host)
 
     @abstractmethod
     def setup(self, sandbox: Sandbox) -> str:

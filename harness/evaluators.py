@@ -18,13 +18,16 @@ Metrics: ``exact_match``, ``check_include_exclude``, ``compare_text_file``,
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guiagent.harness.base import Outcome, Sandbox, Task, TaskSkip
+from guiagent.harness.base import Outcome, Sandbox, Task, TaskSkip, confine
 from guiagent.harness.steps import resolve_local, run_steps, unsupported_steps
 
 if TYPE_CHECKING:
@@ -91,7 +94,7 @@ def get_vm_file(sb: Sandbox, cfg: dict, task: Task) -> str | list[str | None] | 
         if not src.is_file():
             out.append(None)
             continue
-        local = sb.scratch / str(dest)
+        local = confine(sb.scratch / str(dest), sb.scratch, "vm_file dest")
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, local)
         out.append(str(local))
@@ -161,6 +164,75 @@ def unsupported_evaluator(spec: dict, env_kind: str) -> str | None:
     post = spec.get("postconfig") or []
     reason = unsupported_steps(post, env_kind)
     return f"postconfig: {reason}" if reason else None
+
+
+COMMAND_STEPS = ("launch", "execute", "command", "open")  # run a program of the task's choosing
+COMMAND_GETTERS = ("vm_command_line",)
+
+
+def _getters(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    funcs = spec.get("func")
+    n = len(funcs) if isinstance(funcs, list) else 1
+    return [g for key in ("result", "expected") for g in _as_list(spec.get(key), n) if isinstance(g, dict)]
+
+
+def runs_commands(steps: list[Any], spec: dict[str, Any]) -> bool:
+    """Whether a task with these setup steps and this evaluator runs commands (in bubblewrap, or --unsafe-host)."""
+    every = [*steps, *(spec.get("postconfig") or [])]
+    return any(isinstance(s, dict) and s.get("type") in COMMAND_STEPS for s in every) or any(
+        g.get("type") in COMMAND_GETTERS for g in _getters(spec))
+
+
+def path_problem(steps: list[Any], spec: dict[str, Any], base: Path) -> str | None:
+    """Why a path in these steps or getters leads out of the folders a task may use (None when none does).
+
+    Checked when the task is loaded, so a hostile task file is skipped before anything of it runs; the
+    sandbox checks again, with symlinks resolved, when the file is used.
+    """
+    from guiagent.harness.isolation import TASK_HOME, home_relative
+
+    def home(p: Any) -> bool:
+        rel = home_relative(str(p))
+        return rel is not None and not os.path.normpath(rel or ".").startswith("..")
+
+    def name(p: Any) -> bool:  # a file name in the task's scratch folder
+        return not Path(str(p)).is_absolute() and not os.path.normpath(str(p)).startswith("..")
+
+    def source(p: Any) -> bool:  # a fixture next to the task file (resolve_local refuses network URLs itself)
+        parsed = urllib.parse.urlparse(str(p))
+        if parsed.scheme not in ("", "file") and len(parsed.scheme) != 1:
+            return True
+        path = Path(urllib.request.url2pathname(parsed.path) if parsed.scheme == "file" else str(p)).expanduser()
+        target = os.path.normpath(path if path.is_absolute() else base / path)
+        return Path(target).is_relative_to(os.path.normpath(base.resolve()))
+
+    checks: list[tuple[str, Any, Callable[[Any], bool]]] = []
+    for i, step in enumerate([*steps, *(spec.get("postconfig") or [])]):
+        params = (step.get("parameters") or {}) if isinstance(step, dict) else {}
+        kind = step.get("type") if isinstance(step, dict) else None
+        if kind == "open":
+            checks.append((f"step {i + 1} open path", params.get("path"), home))
+        if kind == "download":
+            for f in params.get("files") or []:
+                if isinstance(f, dict):
+                    checks += [(f"step {i + 1} download path", f.get("path"), home),
+                               (f"step {i + 1} download url", f.get("url"), source)]
+        if kind in ("execute", "command"):
+            checks += [(f"step {i + 1} {key} file", params[key], name) for key in ("stdout", "stderr")
+                       if params.get(key)]
+    for g in _getters(spec):
+        paths = g.get("path") if isinstance(g.get("path"), list) else [g.get("path")]
+        dests = g.get("dest") if isinstance(g.get("dest"), list) else [g.get("dest")]
+        if g.get("type") == "vm_file":
+            checks += [("vm_file path", p, home) for p in paths if p is not None]
+        if g.get("type") == "cloud_file":
+            checks += [("cloud_file path", p, source) for p in paths if p is not None]
+        if g.get("type") in ("vm_file", "cloud_file"):
+            checks += [(f"{g['type']} dest", d, name) for d in dests if d is not None]
+    for what, value, ok in checks:
+        if value is not None and not ok(value):
+            return f"{what} {value!r} leads outside the task's folders ({TASK_HOME}, its scratch folder, {base})"
+    return None
 
 
 def agent_failed(result: Result) -> bool:
@@ -240,5 +312,5 @@ def _short(value: Any) -> Any:
     return value
 
 
-__all__ = ["GETTERS", "METRICS", "agent_failed", "check_include_exclude", "compare_text_file", "evaluate",
+__all__ = ["GETTERS", "METRICS", "agent_failed", "path_problem", "runs_commands", "check_include_exclude", "compare_text_file", "evaluate",
            "exact_match", "unsupported_evaluator"]

@@ -34,6 +34,15 @@ INSIDE_UID = 1000
 PASSED_VARS = ("DISPLAY", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "XDG_SESSION_TYPE")
 
 
+def home_relative(path: str) -> str | None:
+    """A task path relative to the task's home (``/home/user/a``, ``~/a``, ``$HOME/a``, ``a`` -> ``a``), as
+    OSWorld's VM expands them; None for any other absolute path. ``..`` is left for `confine` to judge."""
+    for prefix in (TASK_HOME, "~", "$HOME", "${HOME}"):
+        if path == prefix or path.startswith(prefix + "/"):
+            return path[len(prefix):].lstrip("/")
+    return None if path.startswith(("/", "~")) else path
+
+
 @functools.cache
 def bwrap_path() -> str | None:
     """The bubblewrap binary when it is installed and can create its namespaces here, else None."""
@@ -139,4 +148,4 @@ def wrap(argv: list[str], *, home: Path, env: dict[str, str], extra_ro: Iterable
     return [*args, "--", *argv]
 
 
-__all__ = ["BWRAP_INSTALL_HINT", "TASK_HOME", "bwrap_path", "unavailable_reason", "wrap"]
+__all__ = ["BWRAP_INSTALL_HINT", "TASK_HOME", "bwrap_path", "home_relative", "unavailable_reason", "wrap"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import Outcome, Sandbox, SuiteConfig, Task, TaskFileError, domain_of, safe_id
-from guiagent.harness.evaluators import evaluate, unsupported_evaluator
+from guiagent.harness.evaluators import evaluate, path_problem, runs_commands, unsupported_evaluator
 from guiagent.harness.plan import plan_action
 from guiagent.harness.steps import run_steps, unsupported_steps
 
@@ -41,7 +41,9 @@ class OSWorldTask(Task):
         self.config = list(data.get("config") or [])
         self.evaluator = dict(data["evaluator"])
         self.oracle_plan = data.get("guiagent_oracle")  # our extension: the oracle's ground truth
-        self.skip_reason = unsupported_steps(self.config, "desktop") or unsupported_evaluator(self.evaluator, "desktop")
+        self.skip_reason = unsupported_steps(self.config, "desktop") or unsupported_evaluator(
+            self.evaluator, "desktop") or path_problem(self.config, self.evaluator, Path(source).parent)
+        self.runs_commands = runs_commands(self.config, self.evaluator)
 
     def setup(self, sandbox: Sandbox) -> str:
         run_steps(sandbox, self.config, self, self.source)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from guiagent.harness import results
 from guiagent.harness.base import InfraError, InvalidTask, Sandbox, Task, TaskSkip
+from guiagent.harness.isolation import bwrap_path, unavailable_reason
 from guiagent.harness.progress import BenchProgress
 from guiagent.harness.results import DONE_STATUSES, TaskRecord
 
@@ -68,6 +69,7 @@ class RunOptions:
     history: str = "text"
     budget: PixelBudget | None = None
     serial: str | None = None  # android: a device of the user's instead of simulated phones
+    unsafe_host: bool = False  # run task commands on the host when bubblewrap is missing
     kill_grace: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -116,7 +118,8 @@ class _Worker:
                 # One env starts at a time: two browsers booting at once on a small machine take
                 # several times as long as one after the other, and episodes wait on both.
                 with _STARTING:
-                    sb = open_sandbox(kind, self.root / kind, {"serial": self.options.serial})
+                    sb = open_sandbox(kind, self.root / kind, {"serial": self.options.serial,
+                                                               "unsafe_host": self.options.unsafe_host})
             except InfraError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any start failure is infrastructure
@@ -228,6 +231,9 @@ class Runner:
                 self._record(folder, TaskRecord(task=t.info(), status="invalid", reason=t.message), quiet=True)
             elif t.skip_reason:
                 self._record(folder, TaskRecord(task=t.info(), status="skipped", reason=t.skip_reason), quiet=True)
+            elif t.runs_commands and not self.options.unsafe_host and bwrap_path() is None:
+                self._record(folder, TaskRecord(task=t.info(), status="skipped", reason=unavailable_reason()),
+                             quiet=True)
             elif oracle and not t.has_oracle:
                 self._record(folder, TaskRecord(task=t.info(), status="skipped",
                                                 reason="the oracle has no ground truth for this task"), quiet=True)

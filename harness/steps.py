@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from guiagent.harness.base import CommandResult, InfraError, Sandbox, Task, TaskSkip
+from guiagent.harness.base import CommandResult, InfraError, Sandbox, Task, TaskSkip, confine
 
 DESKTOP_STEPS = ("launch", "execute", "command", "open", "sleep", "activate_window", "close_window", "download")
 STEPS_BY_ENV: dict[str, tuple[str, ...]] = {
@@ -71,7 +71,8 @@ def _execute(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
         time.sleep(1)
     for key in ("stdout", "stderr"):
         if p.get(key):  # OSWorld saves the stream to a file of this name in the task cache
-            (sb.scratch / str(p[key])).write_text(getattr(res, key), encoding="utf-8")
+            confine(sb.scratch / str(p[key]), sb.scratch, f"execute {key} file").write_text(getattr(res, key),
+                                                                                          encoding="utf-8")
 
 
 def _until_met(until: dict[str, Any], res: CommandResult) -> bool:
@@ -88,11 +89,11 @@ def _open(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
         raise InfraError(f"open: {p['path']} does not exist")
     if path.suffix.lower() in TEXT_SUFFIXES:
         # xdg-open has no handler on a bare Xvfb; text files open in the editor the package ships
-        sb.launch([sys.executable, "-m", "guiagent.harness.suites.desktop.apps.editor", str(path)])
+        sb.launch([sys.executable, "-m", "guiagent.harness.suites.desktop.apps.editor", sb.task_path(path)])
         sb.window_action("activate", f"{path.name} - Editor", strict=True)
         return
     if shutil.which("xdg-open"):
-        sb.launch(["xdg-open", str(path)])
+        sb.launch(["xdg-open", sb.task_path(path)])
         return
     raise TaskSkip(f"open: no application here opens {path.suffix or 'this file'} files")
 
@@ -120,7 +121,8 @@ def _download(sb: Sandbox, p: dict[str, Any], *, base: Path, **_: Any) -> None:
 
 
 def resolve_local(url: str, base: Path) -> Path:
-    """A local path or file:// URL (relative paths are relative to the task file); network URLs skip."""
+    """A local path or file:// URL inside the task file's folder (relative paths are relative to it);
+    network URLs skip, and so does a source outside that folder (a task file may not read host files)."""
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme in ("http", "https", "ftp"):
         raise TaskSkip(f"download from the network is not supported here ({url}); use a local path or file:// URL")
@@ -132,6 +134,7 @@ def resolve_local(url: str, base: Path) -> Path:
             path = base / path
     else:
         raise TaskSkip(f"unsupported URL scheme {parsed.scheme!r} in {url}")
+    path = confine(path, base, "source")
     if not path.is_file():
         raise InfraError(f"download source {url} not found ({path})")
     return path

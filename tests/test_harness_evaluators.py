@@ -107,7 +107,7 @@ def test_getters_and_setup_steps_on_a_real_desktop_sandbox(desktop_sandbox, tmp_
     ], task, task.source)
     assert (sb.home / "in" / "data.txt").read_text() == "payload\n"  # /home/user maps to the task's home
     assert (sb.home / "rel.txt").read_text() == "payload\n"  # relative URLs are relative to the task file
-    assert (sb.home / "where.txt").read_text().strip() == str(sb.home)
+    assert (sb.home / "where.txt").read_text().strip() == "/home/user"  # commands see OSWorld's home (bubblewrap)
     expected = tmp_path / "gold.txt"
     expected.write_text("payload")
     spec = {"func": ["compare_text_file", "check_include_exclude"],

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", type=positive_int, help="seeded instances per templated task (default: the suite's)")
     p.add_argument("--device", help="android tasks: run on this adb serial instead of simulated phones (1 worker)")
     p.add_argument("--history", default="text", help="history policy: text (default) or images:K")
+    p.add_argument("--unsafe-host", action="store_true",
+                   help="where bubblewrap is missing, run task files' commands on this host as you (default: skip "
+                        "those tasks)")
     add_budget_args(p)
     add_model_args(p)
     p.add_argument("--list", action="store_true", help="list the tasks and exit")
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     out = _out_dir(args, suite.name)
     model = load_bench_model(args.model, args)
     options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers, timeout=args.timeout,
-                         resume=args.resume, history=args.history, budget=pixels, serial=args.device)
+                         resume=args.resume, history=args.history, budget=pixels, serial=args.device,
+                         unsafe_host=args.unsafe_host)
     try:
         runner = Runner(tasks, model, options)
         summary = runner.run()

@@ -6,7 +6,8 @@ class and its side channels are `harness.base.Sandbox`):
 - `BrowserSandbox` ("miniwob", `.browser`): its own headless Chromium (`envs.browser.BrowserEnv`).
 - `DesktopSandbox` ("desktop", `.desktop`): its own Xvfb, a `DesktopEnv` on it in a child
   process (`harness.remote_env`), and a fresh home folder per task for the files and apps the
-  task's setup steps create. OSWorld paths under ``/home/user`` map into that folder.
+  task's setup steps create, mounted at OSWorld's ``/home/user`` for the task's commands, which run
+  in bubblewrap (`harness.isolation`).
 - `AndroidSandbox` ("android", `.android`): its own simulated phone on a free port, reached
   through the real adb server (``adb connect``), driven by `envs.android.AndroidEnv`; or a
   device the user names (then one worker).
@@ -35,7 +36,7 @@ def open_sandbox(kind: str, root: Path, options: dict[str, Any] | None = None) -
     if kind == "desktop":
         from guiagent.harness.sandboxes.desktop import DesktopSandbox
 
-        return DesktopSandbox(root)
+        return DesktopSandbox(root, unsafe_host=bool(options.get("unsafe_host")))
     if kind == "android":
         from guiagent.harness.sandboxes.android import AndroidSandbox
 

@@ -1,12 +1,17 @@
 """The desktop sandbox: a worker's own Xvfb, a `DesktopEnv` on it in a child process (`harness.remote_env`),
-and a fresh home folder per task for the files and apps the task's setup steps create. OSWorld paths under
-``/home/user`` map into that folder; commands run with that home, the display and the shipped apps' path."""
+and a fresh home folder per task for the files and apps the task's setup steps create.
+
+The task's commands run in bubblewrap (`harness.isolation`) with that folder mounted at OSWorld's
+``/home/user``. Without bubblewrap they run on the host only when the user passed ``--unsafe-host`` (then
+``/home/user`` in a command is rewritten to the folder); otherwise tasks that run commands are skipped.
+Every path a task names resolves inside its home (or its scratch folder), or the task is skipped."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,10 +20,12 @@ import time
 from pathlib import Path
 
 from guiagent.envs.process import spawn
-from guiagent.harness.base import CommandResult, InfraError, Sandbox, TaskSkip
+from guiagent.harness import isolation
+from guiagent.harness.base import CommandResult, InfraError, Sandbox, TaskSkip, confine
+from guiagent.harness.isolation import TASK_HOME as OSWORLD_HOME  # where OSWorld's VM keeps the task files
+from guiagent.harness.isolation import home_relative
 from guiagent.harness.remote_env import RemoteEnv
 
-OSWORLD_HOME = "/home/user"  # where OSWorld's VM keeps the task files
 LAYOUT_DIR_VAR = "GUIAGENT_LAYOUT_DIR"  # the shipped desktop apps publish widget rectangles here
 
 
@@ -26,8 +33,10 @@ class DesktopSandbox(Sandbox):
     kind = "desktop"
     env: RemoteEnv
 
-    def __init__(self, root: Path, screen: tuple[int, int] = (1280, 720)) -> None:
+    def __init__(self, root: Path, screen: tuple[int, int] = (1280, 720), *, unsafe_host: bool = False) -> None:
         super().__init__(root)
+        self.isolated = isolation.bwrap_path() is not None
+        self.unsafe_host = unsafe_host
         from guiagent.envs.xvfb import XvfbError, start_xvfb
 
         self._procs: list[subprocess.Popen] = []
@@ -63,30 +72,42 @@ class DesktopSandbox(Sandbox):
         self.layout_dir.mkdir()
 
     def child_env(self) -> dict[str, str]:
+        """The environment of the task's programs (on the host; `isolation.wrap` keeps only what they need)."""
         env = self.xvfb.child_env()
         env["HOME"] = str(self.home)
         env["PATH"] = f"{self._bin}{os.pathsep}{env.get('PATH', '')}"
-        env[LAYOUT_DIR_VAR] = str(self.layout_dir)
+        env[LAYOUT_DIR_VAR] = self.task_path(self.layout_dir)
         env.pop("PYTHONSTARTUP", None)
         return env
 
-    def _argv(self, command: list[str] | str, shell: bool) -> list[str] | str:
-        if isinstance(command, str):
-            return self._map_paths(command) if shell else [self._map_paths(a) for a in _split(command)]
-        argv = [self._map_paths(str(a)) for a in command]
-        if shell:
-            import shlex
+    def task_path(self, host: Path) -> str:
+        """Where a file of the task's home is for the task's programs: under /home/user when isolated."""
+        if not self.isolated:
+            return str(host)
+        return str(Path(OSWORLD_HOME) / Path(host).relative_to(self.home))
 
-            return " ".join(shlex.quote(a) for a in argv)
-        return argv
+    def _argv(self, command: list[str] | str, shell: bool) -> list[str]:
+        """The command as an argv, wrapped in bubblewrap (or, with --unsafe-host only, on the host)."""
+        import shlex
+
+        if shell:
+            argv = ["/bin/sh", "-c", command if isinstance(command, str) else shlex.join(map(str, command))]
+        else:
+            argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+        if self.isolated:
+            return isolation.wrap(argv, home=self.home, env=self.child_env())
+        if not self.unsafe_host:
+            raise TaskSkip(isolation.unavailable_reason())
+        return [self._map_paths(a) for a in argv]
 
     def _map_paths(self, text: str) -> str:
-        return text.replace(OSWORLD_HOME, str(self.home))
+        # /home/user and /home/user/…, not /home/username
+        return re.sub(r"(?<![\w/.-])/home/user(?=/|$|[\s'\";:|&)])", lambda _: str(self.home), text)
 
     def run(self, command: list[str] | str, *, shell: bool = False, timeout: float = 120.0) -> CommandResult:
         argv = self._argv(command, shell)
         try:
-            proc = spawn(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
+            proc = spawn(argv, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         except OSError as exc:
             return CommandResult(127, "", f"{exc}")
@@ -102,20 +123,19 @@ class DesktopSandbox(Sandbox):
     def launch(self, command: list[str] | str, *, shell: bool = False) -> None:
         argv = self._argv(command, shell)
         try:
-            proc = spawn(argv, shell=shell, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
+            proc = spawn(argv, cwd=self.home, env=self.child_env(), stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             raise InfraError(f"cannot launch {argv}: {exc}") from None
         self._procs.append(proc)
 
     def host_path(self, path: str) -> Path:
-        path = str(path)
-        if path.startswith(OSWORLD_HOME):
-            return self.home / path[len(OSWORLD_HOME):].lstrip("/")
-        if path.startswith("~"):
-            return self.home / path[1:].lstrip("/")
-        p = Path(path)
-        return p if p.is_absolute() else self.home / p
+        """A task path (``/home/user/…``, ``~/…``, ``$HOME/…`` or relative to the home) on the host; TaskSkip
+        when it leads out of the task's home, through ``..`` or a symlink."""
+        relative = home_relative(str(path))
+        if relative is None:
+            raise TaskSkip(f"path {path} is outside the task's home {OSWORLD_HOME}: task files may only use it")
+        return confine(self.home / relative, self.home, "path")
 
     def cleanup(self) -> None:
         procs, self._procs = self._procs, []
@@ -161,7 +181,7 @@ class DesktopSandbox(Sandbox):
     def locate(self, target: dict) -> tuple[int, int]:
         """Centre of a widget that a shipped app published: ``{"app": ..., "widget": ...}``."""
         app, widget = target.get("app"), target.get("widget")
-        file = self.layout_dir / f"{app}.json"
+        file = confine(self.layout_dir / f"{app}.json", self.layout_dir, "layout file")
         deadline = time.monotonic() + 5
         while True:
             try:
@@ -173,12 +193,6 @@ class DesktopSandbox(Sandbox):
                 time.sleep(0.05)
         x, y, w, h = rect
         return int(x + w / 2), int(y + h / 2)
-
-
-def _split(command: str) -> list[str]:
-    import shlex
-
-    return shlex.split(command)
 
 
 def _killpg(proc: subprocess.Popen) -> None:

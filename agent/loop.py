@@ -30,6 +30,7 @@ from guiagent.agent.trajectory import (
     StepRecord,
     Trajectory,
     package_versions,
+    ran,
 )
 from guiagent.envs.base import ActionError, EnvError
 from guiagent.model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext, parse_policy
@@ -326,7 +327,7 @@ class Agent:
             step.actions.append(rec)
             for cb in self.callbacks:
                 cb.on_action(state.index, rec)
-            if rec.executed or rec.decision.startswith("dry-run"):
+            if ran(rec):
                 state.executed.append(call.call_json)
                 acted = acted or not isinstance(call.action, (Wait, Terminate, Answer))
             if rec.error:

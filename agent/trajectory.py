@@ -148,12 +148,21 @@ def load_trajectory(path: str | Path) -> Trajectory:
         raise TrajectoryError(f"{file}: field {loc}: {err['msg']}") from None
 
 
+def ran(rec: ActionRecord) -> bool:
+    """The call was executed, or a dry run allowed it (what the model's history says was done)."""
+    return rec.executed or rec.decision.startswith("dry-run")
+
+
 def compare_actions(a: Trajectory, b: Trajectory) -> list[str]:
-    """Differences between the executed screen actions of two trajectories, one line per differing step."""
+    """Differences between the executed screen actions of two trajectories, one line per differing step.
+
+    Only actions that ran (or that a dry run allowed) count: a call the guard refused on replay
+    is a difference, even though it maps to the same screen action.
+    """
     out = []
     for i in range(max(len(a.steps), len(b.steps))):
-        x = [r.screen_action for r in a.steps[i].actions] if i < len(a.steps) else None
-        y = [r.screen_action for r in b.steps[i].actions] if i < len(b.steps) else None
+        x = [r.screen_action for r in a.steps[i].actions if ran(r)] if i < len(a.steps) else None
+        y = [r.screen_action for r in b.steps[i].actions if ran(r)] if i < len(b.steps) else None
         if x != y:
             out.append(f"step {i + 1}: recorded {json.dumps(x)} replayed {json.dumps(y)}")
     return out

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guiagent.agent.runlock import RecordError, RunFolderInUse, lock_run_folder
 from guiagent.harness import results
 from guiagent.harness.progress import BenchProgress
 from guiagent.harness.results import DONE_STATUSES, TaskRecord
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from guiagent.model.base import Model
     from guiagent.model.image import PixelBudget
 
-INFRA_STATUSES = {"device_lost", "display_lost", "env_error", "model_error", "error"}
+INFRA_STATUSES = {"device_lost", "display_lost", "env_error", "model_error", "record_error", "error"}
 TIMEOUT_REASON = "task timeout"
 EXIT_INTERRUPTED = 130
 
@@ -164,6 +165,16 @@ class Runner:
                     w.agent.request_stop(reason)
 
     def run(self) -> dict:
+        """Run the pending tasks; returns the summary. The results folder is held by this run alone
+        (a second bench on it, `--resume` included, is refused with the holder's pid)."""
+        try:
+            lock = lock_run_folder(self.out)
+        except (RunFolderInUse, RecordError) as exc:
+            raise RunError(str(exc)) from None
+        with lock:
+            return self._run()
+
+    def _run(self) -> dict:
         started = time.time()
         pending = self._prepare_out()
         done_before = results.collect(self.out)

@@ -27,6 +27,7 @@ from guiagent.cli.common import (
     open_model,
     positive_int,
     positive_seconds,
+    run_folder,
 )
 
 
@@ -111,16 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         print("guiagent bench: warning: one device serves one episode at a time; using 1 worker", file=sys.stderr)
         workers = 1
     out = _out_dir(args, suite.name)
-    model = load_bench_model(args.model, args)
-    options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers, timeout=args.timeout,
-                         resume=args.resume, history=args.history, budget=pixels, serial=args.device)
-    try:
-        runner = Runner(tasks, model, options)
-        summary = runner.run()
-    except RunError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        model.close()
+    with run_folder(out):  # a folder another bench holds is refused before the model loads
+        model = load_bench_model(args.model, args)
+        options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers,
+                             timeout=args.timeout, resume=args.resume, history=args.history, budget=pixels,
+                             serial=args.device)
+        try:
+            runner = Runner(tasks, model, options)
+            summary = runner.run()
+        except RunError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            model.close()
     print(render_text(summary))
     print(f"results: {out}/summary.md")
     if summary.get("interrupted"):

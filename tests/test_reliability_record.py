@@ -227,3 +227,12 @@ def test_cli_folder_deleted_mid_run(noisy, tmp_path):
     assert end["event"] == "end" and end["status"] == "record_error"
     assert str(out) in end["reason"] and "No such file or directory" in end["reason"]
     assert end["steps"] <= 2
+
+
+def test_every_status_has_a_tone_in_the_report():
+    from typing import get_args
+
+    from guiagent.agent.report import STATUS_TONE
+    from guiagent.agent.trajectory import Status
+
+    assert set(get_args(Status)) <= set(STATUS_TONE) and STATUS_TONE["record_error"] == "bad"

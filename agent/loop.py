@@ -563,3 +563,7 @@ class _RunState:
         self.feedback: list[str] = []
         self.executed: list[str] = []  # this step's calls that ran (or would, in a dry run): the history's
         self.end: _Stop | None = None  # a stop this step's actions or settling caused
+
+
+__all__ = ["CALLS", "MAX_PARSE_ERRORS", "SKIPPED", "STALL_REPEATS", "STALL_STEPS", "Agent", "Calls", "Result", "Settle",
+           "same_screen"]

@@ -216,7 +216,7 @@ class Recorder:
             raise _record_error(self.path, exc) from None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
         self._lock = threading.Lock()
-        self._pending: list[Future] = []
+        self._pending: list[Future[None]] = []
 
     @property
     def path(self) -> Path:

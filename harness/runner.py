@@ -43,7 +43,7 @@ from guiagent.harness.results import DONE_STATUSES, TaskRecord
 from guiagent.harness.tasks import InfraError, InvalidTask, Task, TaskSkip
 
 if TYPE_CHECKING:
-    from guiagent.agent.loop import Agent, Result
+    from guiagent.agent.loop import Agent, Calls, Result
     from guiagent.harness.sandbox import Sandbox
     from guiagent.model.base import Model
     from guiagent.model.image import PixelBudget
@@ -69,6 +69,7 @@ class RunOptions:
     history: str = "text"
     budget: PixelBudget | None = None
     serial: str | None = None  # android: a device of the user's instead of simulated phones
+    calls: Calls = "first"  # tool calls executed per reply (Agent.calls)
     kill_grace: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -220,7 +221,7 @@ class Runner:
                                "or choose another --out")
         out.mkdir(parents=True, exist_ok=True)
         args = {"suite": self.options.suite, "model": self.options.model_spec, "workers": self.options.workers,
-                "timeout": self.options.timeout, "history": self.options.history,
+                "timeout": self.options.timeout, "history": self.options.history, "calls": self.options.calls,
                 "min_pixels": self.options.budget.min_pixels if self.options.budget else None,
                 "max_pixels": self.options.budget.max_pixels if self.options.budget else None,
                 "tasks": [t.id for t in self.tasks], "argv": sys.argv, **self.options.extra}
@@ -338,7 +339,8 @@ class Runner:
                                   instruction=instruction)
             agent = Agent(
                 self.model, sb.env, budget=self.options.budget, max_steps=task.max_steps,
-                history=self.options.history, out_dir=folder, answer=task.answer, env_spec=sb.env_spec,
+                history=self.options.history, calls=self.options.calls, out_dir=folder, answer=task.answer,
+                env_spec=sb.env_spec,
                 model_spec=self.options.model_spec, guard=Guard(Policy()),
                 settle=None if sb.settle_enabled else Settle(enabled=False),
             )

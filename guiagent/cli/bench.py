@@ -20,6 +20,7 @@ from guiagent.cli.common import (
     CliParser,
     UsageError,
     add_budget_args,
+    add_calls_arg,
     add_model_args,
     budget,
     fresh_dir,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", type=positive_int, help="seeded instances per templated task (default: the suite's)")
     p.add_argument("--device", help="android tasks: run on this adb serial instead of simulated phones (1 worker)")
     p.add_argument("--history", default="text", help="history policy: text (default) or images:K")
+    add_calls_arg(p)
     add_budget_args(p)
     add_model_args(p)
     p.add_argument("--list", action="store_true", help="list the tasks and exit")
@@ -115,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     with run_folder(out):  # a folder another bench holds is refused before the model loads
         model = load_bench_model(args.model, args)
         options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers,
-                             timeout=args.timeout, resume=args.resume, history=args.history, budget=pixels,
-                             serial=args.device)
+                             timeout=args.timeout, resume=args.resume, history=args.history, calls=args.calls,
+                             budget=pixels, serial=args.device)
         try:
             runner = Runner(tasks, model, options)
             summary = runner.run()

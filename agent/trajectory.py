@@ -297,7 +297,9 @@ class Recorder:
         try:
             if png is not None and image is not None:
                 shot: Image = image
-                self._write_atomic(png, lambda fh: shot.save(fh, format="PNG", compress_level=1))
+                # no fsync: the JSON's fsync below orders nothing for this file, but a PNG lost to a power cut
+                # costs one picture, and the sync would double the time the next step waits for it
+                self._write_atomic(png, lambda fh: shot.save(fh, format="PNG", compress_level=1), sync=False)
             target = self.path
             self._write_atomic(self.path, text)
         except Exception as exc:  # noqa: BLE001 - whatever stops a write stops the recording
@@ -310,8 +312,8 @@ class Recorder:
             return
         self._recorded = count
 
-    def _write_atomic(self, path: Path, data: str | Callable[[BinaryIO], None]) -> None:
-        """Write through a unique temp file in the folder, fsync, rename: the file is whole or absent."""
+    def _write_atomic(self, path: Path, data: str | Callable[[BinaryIO], None], *, sync: bool = True) -> None:
+        """Write through a unique temp file in the folder, fsync (`sync`), rename: the file is whole or absent."""
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{path.name}.", suffix=".tmp")
         try:
             os.fchmod(fd, 0o666 & ~_UMASK)
@@ -321,7 +323,8 @@ class Recorder:
                 else:
                     data(fh)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if sync:
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             try:

@@ -17,7 +17,7 @@ import errno
 import json
 import os
 import platform
-import tempfile
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -188,8 +188,6 @@ class Result:
 # a PNG of a screen rarely takes more than half its raw size.
 PREFLIGHT_STEPS = 3
 JSON_SLACK = 64 * 1024
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 class Recorder:
@@ -313,11 +311,20 @@ class Recorder:
         self._recorded = count
 
     def _write_atomic(self, path: Path, data: str | Callable[[BinaryIO], None], *, sync: bool = True) -> None:
-        """Write through a unique temp file in the folder, fsync (`sync`), rename: the file is whole or absent."""
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{path.name}.", suffix=".tmp")
+        """Write through a unique temp file in the folder, fsync (`sync`), rename: the file is whole or absent.
+
+        The temp file is created by name with O_EXCL (``open(..., "xb")``, what mkstemp does, with the
+        umask's mode): two writers never share one, and a planted file or link is never written through.
+        """
+        while True:
+            tmp = self.dir / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            try:
+                fh = open(tmp, "xb")  # noqa: SIM115 - closed below; the name must be unlinked on failure
+                break
+            except FileExistsError:
+                continue
         try:
-            os.fchmod(fd, 0o666 & ~_UMASK)
-            with os.fdopen(fd, "wb") as fh:
+            with fh:
                 if isinstance(data, str):
                     fh.write(data.encode("utf-8"))
                 else:

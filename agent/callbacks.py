@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from guiagent.agent.loop import Result
-    from guiagent.agent.trajectory import ActionRecord, RunMeta, StepRecord
+    from guiagent.agent.trajectory import ActionRecord, Result, RunMeta, StepRecord
     from guiagent.model.base import Completion
 
 
@@ -29,7 +29,7 @@ class Callback:
 class FunctionCallback(Callback):
     """Wraps a plain ``fn(step)`` as an ``on_step_end`` hook."""
 
-    def __init__(self, fn) -> None:
+    def __init__(self, fn: Callable[[StepRecord], object]) -> None:
         self.fn = fn
 
     def on_step_end(self, step: StepRecord) -> None:

@@ -1,8 +1,11 @@
 """The observe -> think -> act loop.
 
-One step: observe the screen, pair it with a `Frame`, build the dialect's messages,
-ask the model, parse its reply, pass each action through the guard, map it to the
-screen through the Frame, execute it, wait for the screen to settle, record.
+One step, one method per phase (`Agent._step`): observe the screen and pair it with a
+`Frame`, build the dialect's messages (prompt), ask the model (infer), parse its reply,
+decide on each call (the Frame maps it to the screen, the guard allows, denies or asks)
+and execute it, wait for the screen to settle (the next observation), check the stall
+rule, record. A step acts only once the previous one is on disk: a run that cannot
+record stops (``record_error``) before its next action.
 """
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from guiagent.agent.callbacks import Callback
 from guiagent.agent.guard import Guard
+from guiagent.agent.runlock import RecordError
 from guiagent.agent.trajectory import (
     ActionRecord,
     Recorder,
+    Result,
     RunMeta,
     Status,
     StepRecord,
     Trajectory,
     package_versions,
+    ran,
 )
 from guiagent.envs.base import ActionError, EnvError
 from guiagent.model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext, parse_policy
@@ -35,7 +41,7 @@ from PIL import ImageChops
 
 if TYPE_CHECKING:
     from guiagent.envs.base import Env
-    from guiagent.model.base import Model
+    from guiagent.model.base import Completion, Message, Model, ParsedCall
     from guiagent.tools.frame import Screenshot
     from PIL.Image import Image
 
@@ -44,6 +50,9 @@ log = logging.getLogger("guiagent.agent")
 MAX_PARSE_ERRORS = 3
 STALL_REPEATS = 3  # the same action on an unchanged screen this many times is a stall
 STALL_STEPS = 5  # this many steps without any screen change is a stall
+Calls = Literal["first", "all"]
+CALLS: tuple[str, ...] = get_args(Calls)
+SKIPPED = "skipped"  # decision of a call that is recorded but not executed (see Agent.calls)
 
 
 @dataclass(frozen=True)
@@ -54,22 +63,6 @@ class Settle:
     min_wait: float = 0.05
     max_wait: float = 2.0
     enabled: bool = True
-
-
-@dataclass
-class Result:
-    """How a run ended."""
-
-    status: Status
-    steps: int
-    reason: str | None
-    answer: str | None
-    out_dir: Path | None
-    trajectory: Trajectory
-
-    @property
-    def success(self) -> bool:
-        return self.status == "success"
 
 
 def same_screen(a: Image, b: Image) -> bool:
@@ -88,6 +81,12 @@ class Agent:
 
     >>> agent = Agent(load_model("hf:Qwen/Qwen2.5-VL-7B-Instruct"), make_env("desktop"))
     >>> result = agent.run("Open the settings")
+
+    `calls` says which tool calls of one reply are executed: ``"first"`` (default, as the
+    Qwen2.5-VL cookbooks do; the others are recorded with decision ``skipped: …`` and the
+    model's history lists only the one that ran) or ``"all"`` (in order, but an exact
+    repeat of the call before it is skipped, never executed twice). `out_dir` is held by
+    this run alone: `run` raises `RunFolderInUse` when another run holds it.
     """
 
     def __init__(
@@ -102,6 +101,7 @@ class Agent:
         callbacks: list[Callback] | None = None,
         guard: Guard | None = None,
         dry_run: bool = False,
+        calls: Calls = "first",
         settle: Settle | None = None,
         answer: bool = False,
         model_spec: str | None = None,
@@ -117,6 +117,9 @@ class Agent:
         policy_steps = self.guard.policy.max_steps
         self.max_steps = min(max_steps, policy_steps) if policy_steps else max_steps
         self.dry_run = dry_run
+        if calls not in CALLS:
+            raise ValueError(f"calls must be one of {', '.join(CALLS)}, got {calls!r}")
+        self.calls = calls
         self.settle = settle or Settle()
         self.answer = answer
         self.model_spec = model_spec or model.spec or model.name
@@ -132,14 +135,23 @@ class Agent:
         self._stop_requested = reason
 
     def run(self, instruction: str) -> Result:
-        """Run until terminate, the step limit, or a stop rule; always writes a complete trajectory."""
+        """Run until terminate, the step limit, or a stop rule; always writes a complete trajectory.
+
+        A folder that cannot take the files (read-only, full, deleted) ends the run ``record_error``
+        before its next action, with the steps that are on disk; raises `RunFolderInUse` when
+        another run holds `out_dir`.
+        """
         space = self.env.space
         meta = RunMeta(
             instruction=instruction, env=self.env_spec, env_info=_describe(self.env), model=self.model_spec,
             space=space, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels,
-            history=self.history_policy, max_steps=self.max_steps, dry_run=self.dry_run, versions=package_versions(),
+            history=self.history_policy, max_steps=self.max_steps, dry_run=self.dry_run, calls=self.calls,
+            versions=package_versions(),
         )
-        recorder = Recorder(self.out_dir, meta) if self.out_dir else None
+        try:
+            recorder = Recorder(self.out_dir, meta) if self.out_dir else None
+        except RecordError as exc:
+            return self._unrecorded(meta, exc)
         traj = recorder.traj if recorder else Trajectory(meta=meta)
         for cb in self.callbacks:
             cb.on_run_start(meta)
@@ -150,6 +162,8 @@ class Agent:
             state.capture_time = state.capture_time_in_settle
             meta.screen = shot.screen
             meta.model_size = self.model.image_size(shot.image.width, shot.image.height)
+            if recorder is not None:
+                recorder.preflight(shot.image.size)
             while True:
                 if state.index >= self.max_steps:
                     raise _Stop("max_steps", f"step limit of {self.max_steps} reached")
@@ -160,17 +174,31 @@ class Agent:
             status, reason, answer = _env_status(exc), str(exc), None
         except ModelError as exc:
             status, reason, answer = "model_error", str(exc), None
+        except RecordError as exc:
+            status, reason, answer = "record_error", str(exc), None
         except KeyboardInterrupt:
             status, reason, answer = "interrupted", "interrupted by the user", None
         except Exception as exc:  # noqa: BLE001 - a bug in a backend or env must still leave a complete trajectory
             log.exception("the run failed")
             status, reason, answer = "error", f"{type(exc).__name__}: {exc}", None
         if recorder:
-            traj = recorder.finish(status, reason, answer)
+            traj = recorder.finish(status, reason, answer)  # a failed write turns any ending into record_error
+            status, reason, answer = traj.status, traj.reason, traj.answer
         else:
             traj.status, traj.reason, traj.answer, traj.ended_at = status, reason, answer, time.time()
         result = Result(status=status, steps=len(traj.steps), reason=reason, answer=answer, out_dir=self.out_dir,
                         trajectory=traj)
+        for cb in self.callbacks:
+            cb.on_run_end(result)
+        return result
+
+    def _unrecorded(self, meta: RunMeta, exc: RecordError) -> Result:
+        """The result of a run whose folder took no file: it ends before observing anything."""
+        traj = Trajectory(meta=meta, status="record_error", reason=str(exc), ended_at=time.time())
+        result = Result(status="record_error", steps=0, reason=str(exc), answer=None, out_dir=self.out_dir,
+                        trajectory=traj)
+        for cb in self.callbacks:
+            cb.on_run_start(meta)
         for cb in self.callbacks:
             cb.on_run_end(result)
         return result
@@ -199,23 +227,38 @@ class Agent:
                     raise ParseError(str(exc)) from None
         raise ParseError(f"the model gave no coordinate for {description!r}: {completion.text[:200]!r}")
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ one step, phase by phase
 
     def _step(self, state: _RunState, shot: Screenshot, recorder: Recorder | None, traj: Trajectory) -> Screenshot:
+        """observe (the Frame of `shot`) -> prompt -> infer -> parse -> decide and execute -> settle -> record.
+
+        Returns the next observation; raises `_Stop` when a stop rule ends the run after this step.
+        """
         state.index += 1
         step = StepRecord(index=state.index, started_at=time.time(), feedback=[])
         for cb in self.callbacks:
             cb.on_step_start(state.index)
-        d = step.durations
-        d["capture"] = state.capture_time
+        step.durations["capture"] = state.capture_time
+        frame, part, messages = self._prompt(state, shot, step)
+        completion = self._infer(state, messages, frame, step)
+        calls = self._parse(state, completion, step)
+        if recorder is not None:
+            recorder.check()  # the previous step is on disk before anything more is done
+        acted = self._act_on(state, calls, frame, step)
+        next_shot = self._settle_after(state, shot, acted, step)
+        stall = self._stall_after(state, shot, next_shot, acted, step)
+        self._record(state, step, shot, completion, part, recorder, traj)
+        self._check_stop_rules(state, stall)
+        return next_shot
 
+    def _prompt(self, state: _RunState, shot: Screenshot, step: StepRecord) -> tuple[Frame, ImagePart, list[Message]]:
+        """The Frame of this observation and the dialect's messages for it (feedback is consumed here)."""
         t = time.perf_counter()
-        space = self.env.space
         frame = Frame.build(shot, self.model.image_size(shot.image.width, shot.image.height))
         step.frame = frame
         part = ImagePart(image=shot.image, size=frame.model_size)
         messages = self.model.dialect.messages(
-            state.instruction, space, part, state.history, policy=self.history_policy,
+            state.instruction, self.env.space, part, state.history, policy=self.history_policy,
             feedback=state.feedback, answer=self.answer,
         )
         step.prompt = {
@@ -223,14 +266,17 @@ class Agent:
             "user_text": messages[-1].text(), "feedback": list(state.feedback),
         }
         state.feedback = []
-        d["prompt"] = time.perf_counter() - t
+        step.durations["prompt"] = time.perf_counter() - t
+        return frame, part, messages
 
+    def _infer(self, state: _RunState, messages: list[Message], frame: Frame, step: StepRecord) -> Completion:
+        """Ask the model; the reply text is made writable as UTF-8 and counted against the token budget."""
         t = time.perf_counter()
         try:
             completion = self.model.generate(messages, RequestContext(
-                instruction=state.instruction, space=space, step=state.index, frame=frame, env=self.env))
+                instruction=state.instruction, space=self.env.space, step=state.index, frame=frame, env=self.env))
         finally:
-            d["infer"] = time.perf_counter() - t
+            step.durations["infer"] = time.perf_counter() - t
         if not completion.text.isascii():
             completion.text = _LONE_SURROGATE.sub("\ufffd", completion.text)
         step.raw_text = completion.text
@@ -239,10 +285,13 @@ class Agent:
         state.tokens += completion.usage.prompt_tokens + completion.usage.completion_tokens
         for cb in self.callbacks:
             cb.on_completion(state.index, completion)
+        return completion
 
+    def _parse(self, state: _RunState, completion: Completion, step: StepRecord) -> list[ParsedCall]:
+        """The reply's tool calls; an unreadable reply gives none and is fed back to the model."""
         t = time.perf_counter()
         try:
-            calls = self.model.dialect.parse(completion.text, space, answer=self.answer)
+            calls = self.model.dialect.parse(completion.text, self.env.space, answer=self.answer)
             state.parse_errors = 0
         except ParseError as exc:
             calls = []
@@ -252,47 +301,80 @@ class Agent:
             step.error = f"parse error: {msg}"
             state.parse_errors += 1
             state.feedback.append(f"Your previous reply could not be used: {msg}")
-        d["parse"] = time.perf_counter() - t
+        step.durations["parse"] = time.perf_counter() - t
+        return calls
 
-        d["execute"] = 0.0
-        executed: list[str] = []
-        end: _Stop | None = None
+    def _act_on(self, state: _RunState, calls: list[ParsedCall], frame: Frame, step: StepRecord) -> bool:
+        """Decide and execute the calls in order (see `calls`); True when one of them acted on the env.
+
+        The calls that ran (or would run, in a dry run) go to `state.executed`, which is what
+        the model's history says was done; a stop they cause goes to `state.end`.
+        """
+        step.durations["execute"] = 0.0
+        state.executed, state.end = [], None
         acted = False
-        for call in calls:
+        previous: str | None = None
+        for i, call in enumerate(calls):
             if self._stop_requested:
                 break
-            rec, stop = self._act(call.action, call.call_json, frame, state, d)
+            skip = self._skip_reason(i, call.call_json, previous)
+            previous = call.call_json
+            if skip is not None:
+                rec, stop = ActionRecord(call=call.call_json, model_action=action_to_dict(call.action),
+                                         decision=f"{SKIPPED}: {skip}"), None
+            else:
+                rec, stop = self._act(call.action, call.call_json, frame, step.durations)
             step.actions.append(rec)
             for cb in self.callbacks:
                 cb.on_action(state.index, rec)
-            if rec.executed or rec.decision.startswith("dry-run"):
-                executed.append(call.call_json)
+            if ran(rec):
+                state.executed.append(call.call_json)
                 acted = acted or not isinstance(call.action, (Wait, Terminate, Answer))
             if rec.error:
                 state.feedback.append(rec.error)
             if stop is not None:
-                end = stop
+                state.end = stop
                 break
+        return acted
 
-        # Settle: the screen after the action is the next observation, so it is captured once.
+    def _skip_reason(self, i: int, call_json: str, previous: str | None) -> str | None:
+        """Why the i-th call of a reply is not executed, or None: `first` runs one call per reply, as the
+        cookbook does; `all` runs each, but never the same call twice in a row (a repeated click is not a
+        double click)."""
+        if self.calls == "first" and i > 0:
+            return "only the first tool call of a reply is executed"
+        if call_json == previous:
+            return "repeats the previous tool call of the reply"
+        return None
+
+    def _settle_after(self, state: _RunState, shot: Screenshot, acted: bool, step: StepRecord) -> Screenshot:
+        """The screen once it has settled after the actions (it is the next observation, captured once)."""
         t = time.perf_counter()
         next_shot = shot
         state.capture_time_in_settle = 0.0
-        if end is None:
+        if state.end is None:
             try:
                 next_shot = self._settle(state, wait_only=not acted or self.dry_run)
             except EnvError as exc:
-                end = _Stop(_env_status(exc), str(exc))
+                state.end = _Stop(_env_status(exc), str(exc))
                 step.error = step.error or f"env error: {exc}"
-        d["settle"] = time.perf_counter() - t - state.capture_time_in_settle
-        # the stall rule adds its warning now, so the step's record shows the feedback the model gets
+        step.durations["settle"] = time.perf_counter() - t - state.capture_time_in_settle
+        return next_shot
+
+    def _stall_after(self, state: _RunState, shot: Screenshot, next_shot: Screenshot, acted: bool,
+                     step: StepRecord) -> _Stop | None:
+        """The stall rule; its warning is added now, so the step's record shows the feedback the model gets."""
         stall = None
-        if end is None and not self._stop_requested:
+        if state.end is None and not self._stop_requested:
             stall = self._check_stall(state, shot, next_shot, [a.model_action for a in step.actions if a.executed],
                                       acted)
         step.feedback = list(state.feedback)
+        return stall
 
-        state.history.append(HistoryItem(calls=executed, reply=completion.text,
+    def _record(self, state: _RunState, step: StepRecord, shot: Screenshot, completion: Completion,
+                part: ImagePart, recorder: Recorder | None, traj: Trajectory) -> None:
+        """Add the step to the model's history and to the trajectory (written in the background)."""
+        state.history.append(HistoryItem(calls=state.executed, reply=completion.text,
                                          image=part if self.history_policy != "text" else None))
         step.ended_at = time.time()
         if recorder:
@@ -302,8 +384,10 @@ class Agent:
         for cb in self.callbacks:
             cb.on_step_end(step)
 
-        if end is not None:
-            raise end
+    def _check_stop_rules(self, state: _RunState, stall: _Stop | None) -> None:
+        """Raise the `_Stop` that ends the run after this step, if any (in order of precedence)."""
+        if state.end is not None:
+            raise state.end
         if self._stop_requested:
             raise _Stop("interrupted", self._stop_requested)
         if state.parse_errors >= MAX_PARSE_ERRORS:
@@ -313,10 +397,12 @@ class Agent:
             raise _Stop("budget", over)
         if stall is not None:
             raise stall
-        return next_shot
 
-    def _act(self, action: Action, call_json: str, frame: Frame, state: _RunState,
+    # ------------------------------------------------------------------ one action: decide, then execute
+
+    def _act(self, action: Action, call_json: str, frame: Frame,
              d: dict[str, float]) -> tuple[ActionRecord, _Stop | None]:
+        """Decide on one call and execute it when allowed; the record says which, and why."""
         rec = ActionRecord(call=call_json, model_action=action_to_dict(action))
         if isinstance(action, Terminate):
             rec.executed = True
@@ -324,26 +410,36 @@ class Agent:
         if isinstance(action, Answer):
             rec.executed = True
             return rec, _Stop("success", "the agent answered", answer=action.text)
+        screen_action = self._decide(action, frame, rec)
+        if screen_action is None:
+            return rec, None
+        return rec, self._execute(action, screen_action, rec, d)
+
+    def _decide(self, action: Action, frame: Frame, rec: ActionRecord) -> Action | None:
+        """Map to the screen and pass the guard; the screen action to execute, or None (recorded why).
+
+        A dry run takes exactly the live decision, confirmation included (asked as a live run
+        asks: on a terminal, no without one, yes with --yes); only the execution is left out.
+        """
         try:
             screen_action = frame.action_to_screen(action)
         except OutOfFrame as exc:
             rec.decision = f"deny: {exc}"
             rec.error = f"Action rejected: {exc}."
-            return rec, None
+            return None
         rec.screen_action = action_to_dict(screen_action)
-        if self.dry_run:
-            # nothing is executed, so nobody is asked: the record says what the policy would do
-            verdict = self.guard.check(action)
-            if verdict.verdict == "deny":
-                rec.decision = f"deny: {verdict.reason}"
-                rec.error = f"Action rejected by the safety policy: {verdict.reason}."
-            else:
-                rec.decision = "dry-run" if verdict.verdict == "allow" else f"dry-run (would confirm: {verdict.reason})"
-            return rec, None
         allowed, rec.decision = self.guard.decide(action)
         if not allowed:
             rec.error = f"Action rejected by the safety policy: {rec.decision.split(': ', 1)[-1]}."
-            return rec, None
+            return None
+        if self.dry_run:
+            rec.decision = "dry-run" if rec.decision == "allow" else f"dry-run ({rec.decision})"
+            return None
+        return screen_action
+
+    def _execute(self, action: Action, screen_action: Action, rec: ActionRecord,
+                 d: dict[str, float]) -> _Stop | None:
+        """Run one allowed action on the env; an env that is gone ends the run."""
         t = time.perf_counter()
         try:
             if isinstance(action, Wait):
@@ -355,14 +451,14 @@ class Agent:
             rec.error = f"Action failed: {exc}"
         except EnvError as exc:
             rec.error = f"Action failed: {exc}"
-            return rec, _Stop(_env_status(exc), str(exc))
+            return _Stop(_env_status(exc), str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug in the env: end the run, but keep this step on record
             log.exception("the env failed to execute %s", rec.model_action.get("action"))
             rec.error = f"Action failed: {type(exc).__name__}: {exc}"
-            return rec, _Stop("error", rec.error.removeprefix("Action failed: "))
+            return _Stop("error", rec.error.removeprefix("Action failed: "))
         finally:
             d["execute"] += time.perf_counter() - t
-        return rec, None
+        return None
 
     def _sleep(self, seconds: float) -> None:
         # sleep in slices so a stop request ends a long wait promptly
@@ -465,3 +561,9 @@ class _RunState:
     def __post_init__(self) -> None:
         self.history: list[HistoryItem] = []
         self.feedback: list[str] = []
+        self.executed: list[str] = []  # this step's calls that ran (or would, in a dry run): the history's
+        self.end: _Stop | None = None  # a stop this step's actions or settling caused
+
+
+__all__ = ["CALLS", "MAX_PARSE_ERRORS", "SKIPPED", "STALL_REPEATS", "STALL_STEPS", "Agent", "Calls", "Result", "Settle",
+           "same_screen"]

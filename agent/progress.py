@@ -7,8 +7,7 @@ import sys
 from typing import TextIO
 
 from guiagent.agent.callbacks import Callback
-from guiagent.agent.loop import Result
-from guiagent.agent.trajectory import StepRecord
+from guiagent.agent.trajectory import Result, StepRecord
 
 
 def describe_action(action: dict | None) -> str:

@@ -45,7 +45,8 @@ LABEL_CHARS = 60
 STATUS_TONE = {
     "success": "good", "failure": "bad", "running": "warn", "interrupted": "warn",
     "max_steps": "warn", "stalled": "warn", "budget": "warn", "parse_errors": "bad",
-    "device_lost": "bad", "display_lost": "bad", "env_error": "bad", "model_error": "bad", "error": "bad",
+    "device_lost": "bad", "display_lost": "bad", "env_error": "bad", "model_error": "bad", "record_error": "bad",
+    "error": "bad",
 }
 _CLICK_STYLE = {
     "left_click": "click", "click": "click", "right_click": "right", "middle_click": "middle",
@@ -225,6 +226,8 @@ def _decision_word(rec: ActionRecord) -> str:
         return "denied"
     if rec.decision.startswith("confirm-no"):
         return "declined"
+    if rec.decision.startswith("skipped"):
+        return "skipped"
     return "failed" if rec.error else "not executed"
 
 

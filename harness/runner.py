@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guiagent.agent.runlock import RecordError, RunFolderInUse, lock_run_folder
 from guiagent.harness import results
 from guiagent.harness.base import InfraError, InvalidTask, Sandbox, Task, TaskSkip
 from guiagent.harness.isolation import bwrap_path, unavailable_reason
@@ -44,11 +45,11 @@ from guiagent.harness.progress import BenchProgress
 from guiagent.harness.results import DONE_STATUSES, TaskRecord
 
 if TYPE_CHECKING:
-    from guiagent.agent.loop import Agent, Result
+    from guiagent.agent.loop import Agent, Calls, Result
     from guiagent.model.base import Model
     from guiagent.model.image import PixelBudget
 
-INFRA_STATUSES = {"device_lost", "display_lost", "env_error", "model_error", "error"}
+INFRA_STATUSES = {"device_lost", "display_lost", "env_error", "model_error", "record_error", "error"}
 TIMEOUT_REASON = "task timeout"
 EXIT_INTERRUPTED = 130
 
@@ -70,6 +71,7 @@ class RunOptions:
     budget: PixelBudget | None = None
     serial: str | None = None  # android: a device of the user's instead of simulated phones
     unsafe_host: bool = False  # run task commands on the host when bubblewrap is missing
+    calls: Calls = "first"  # tool calls executed per reply (Agent.calls)
     kill_grace: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -167,6 +169,16 @@ class Runner:
                     w.agent.request_stop(reason)
 
     def run(self) -> dict:
+        """Run the pending tasks; returns the summary. The results folder is held by this run alone
+        (a second bench on it, `--resume` included, is refused with the holder's pid)."""
+        try:
+            lock = lock_run_folder(self.out)
+        except (RunFolderInUse, RecordError) as exc:
+            raise RunError(str(exc)) from None
+        with lock:
+            return self._run()
+
+    def _run(self) -> dict:
         started = time.time()
         pending = self._prepare_out()
         done_before = results.collect(self.out)
@@ -212,7 +224,7 @@ class Runner:
                                "or choose another --out")
         out.mkdir(parents=True, exist_ok=True)
         args = {"suite": self.options.suite, "model": self.options.model_spec, "workers": self.options.workers,
-                "timeout": self.options.timeout, "history": self.options.history,
+                "timeout": self.options.timeout, "history": self.options.history, "calls": self.options.calls,
                 "min_pixels": self.options.budget.min_pixels if self.options.budget else None,
                 "max_pixels": self.options.budget.max_pixels if self.options.budget else None,
                 "tasks": [t.id for t in self.tasks], "argv": sys.argv, **self.options.extra}
@@ -332,7 +344,8 @@ class Runner:
                                   instruction=instruction)
             agent = Agent(
                 self.model, sb.env, budget=self.options.budget, max_steps=task.max_steps,
-                history=self.options.history, out_dir=folder, answer=task.answer, env_spec=sb.env_spec,
+                history=self.options.history, calls=self.options.calls, out_dir=folder, answer=task.answer,
+                env_spec=sb.env_spec,
                 model_spec=self.options.model_spec, guard=Guard(Policy()),
             )
             self.model.assign(sb.env, functools.partial(task.oracle_action, sb))

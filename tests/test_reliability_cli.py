@@ -293,18 +293,30 @@ def test_yes_flag_confirms(screens, tmp_path):
     assert load_trajectory(tmp_path / "out").steps[0].actions[0].decision == "confirm-yes"
 
 
-def test_dry_run_on_a_terminal_records_every_decision_and_asks_nothing(screens, tmp_path):
+@pytest.mark.parametrize(("terminal", "answer", "first"), [
+    (True, "n", "confirm-no: type the text"), (True, "y", "dry-run (confirm-yes)"),
+    (False, None, "confirm-no: type the text")])
+def test_dry_run_takes_the_decision_a_live_run_takes(screens, tmp_path, terminal, answer, first):
+    """A dry run asks on a terminal and refuses without one, as a live run does (it used to allow every
+    confirmation as "would confirm"), denies the denied chord, and executes nothing."""
     policy = tmp_path / "policy.toml"
     policy.write_text(CONFIRM_POLICY)
     replies = [call("type", text="my password"), call("key", keys=["ctrl", "alt", "delete"]),
                call("left_click", coordinate=[5, 5]), call("terminate", status="success")]
-    code, out = run_on_a_terminal(run_args(screens, tmp_path, replies, "--policy", str(policy), "--dry-run"), None)
+    args = run_args(screens, tmp_path, replies, "--policy", str(policy), "--dry-run")
+    if terminal:
+        code, out = run_on_a_terminal(args, answer)
+        assert "The agent wants to type the text 'my password'. Allow? [y/N]" in out
+    else:
+        p = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=ROOT, env=cli_env(),
+                           timeout=DEADLINE)
+        code, out = p.returncode, p.stdout + p.stderr
+        assert "[y/N]" not in out
     assert code == 0, out
-    assert "[y/N]" not in out
     traj = load_trajectory(tmp_path / "out")
     assert traj.meta.dry_run
     decisions = [s.actions[0].decision for s in traj.steps[:3]]
-    assert decisions[0].startswith("dry-run (would confirm: type the text")
+    assert decisions[0].startswith(first)
     assert decisions[1].startswith("deny: the key chord")
     assert decisions[2] == "dry-run"
     assert not any(a.executed for s in traj.steps[:3] for a in s.actions)

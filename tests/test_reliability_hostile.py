@@ -73,6 +73,8 @@ class _Watch:
                 isinstance(flags, int) and flags & _WRITE_FLAGS)
             if writing and not any(str(path).startswith(d) for d in self.allowed_dirs + self.abandoned):
                 self._add(event, f"write {path!r}")
+        elif event == "os.remove" and str(args[0]).startswith(tuple(self.allowed_dirs + self.abandoned)):
+            return  # the recorder's own files in the run folder (its run lock, a failed step's screenshot)
         elif event in ("os.rename", "os.replace"):
             if not all(str(p).startswith(tuple(self.allowed_dirs + self.abandoned)) for p in args[:2]):
                 self._add(event, repr(args[:2]))
@@ -190,7 +192,9 @@ def test_hostile_reply_through_the_whole_loop(case, recordings, tmp_path):
     env = ReplayEnv(recordings[space])
     model = ScriptedModel([reply, TERMINATE[space]])
     out = tmp_path / "run"
-    agent = _Agent(model, env, out_dir=out, settle=FAST, max_steps=3, guard=Guard(POLICY, deny_all))
+    # a case may ask for every call of the reply to be decided (--calls all); the default runs the first only
+    agent = _Agent(model, env, out_dir=out, settle=FAST, max_steps=3, guard=Guard(POLICY, deny_all),
+                   calls=case.get("calls", "first"))
 
     WATCH.start(out)
     try:

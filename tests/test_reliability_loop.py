@@ -12,6 +12,7 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
 from guiagent.agent.callbacks import Callback
 from guiagent.agent.guard import Guard, Policy
 from guiagent.agent.loop import STALL_STEPS, Agent, Settle
@@ -140,21 +141,33 @@ def test_stop_requested_while_the_model_thinks_executes_nothing_more(tmp_path):
     assert step.raw_text and not any(a.executed for a in step.actions)
 
 
-def test_dry_run_never_asks_and_records_what_it_would_ask(tmp_path):
+@pytest.mark.parametrize("answer", [True, False])
+def test_dry_run_takes_the_live_decision_and_executes_nothing(tmp_path, answer):
+    """The dry run asks as the live run would (here: a callback answering `answer`) and records that decision;
+    it used to record every confirmation as allowed ("would confirm"), which a non-interactive live run refuses."""
     asked: list[str] = []
 
     def confirm(question: str) -> bool:
         asked.append(question)
-        return True
+        return answer
 
-    guard = Guard(Policy(confirm_text=["(?i)password"]), confirm)
     replies = [call("type", text="the password"), call("key", keys=["ctrl", "alt", "delete"]),
                call("terminate", status="success")]
-    result, _, env, traj = run(tmp_path, replies, guard=guard, dry_run=True)
-    assert result.status == "success" and env.executed == [] and asked == []
-    first, second = (s.actions[0] for s in traj.steps[:2])
-    assert first.decision.startswith("dry-run") and "confirm" in first.decision and not first.executed
-    assert second.decision.startswith("deny: the key chord") and not second.executed
+    decisions = {}
+    for dry in (False, True):
+        guard = Guard(Policy(confirm_text=["(?i)password"]), confirm)
+        result, _, env, traj = run(tmp_path / str(dry), replies, guard=guard, dry_run=dry)
+        assert result.status == "success"
+        decisions[dry] = [s.actions[0] for s in traj.steps[:2]]
+        if dry:
+            assert env.executed == [] and not any(a.executed for a in decisions[dry])
+    assert len(asked) == 2  # once live, once dry
+    live, dry = decisions[False], decisions[True]
+    if answer:
+        assert live[0].decision == "confirm-yes" and dry[0].decision == "dry-run (confirm-yes)"
+    else:
+        assert live[0].decision.startswith("confirm-no") and dry[0].decision == live[0].decision
+    assert live[1].decision.startswith("deny: the key chord") and dry[1].decision == live[1].decision
 
 
 # ---------------------------------------------------------------------- faults end cleanly

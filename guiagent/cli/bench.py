@@ -20,6 +20,7 @@ from guiagent.cli.common import (
     CliParser,
     UsageError,
     add_budget_args,
+    add_calls_arg,
     add_model_args,
     budget,
     fresh_dir,
@@ -27,6 +28,7 @@ from guiagent.cli.common import (
     open_model,
     positive_int,
     positive_seconds,
+    run_folder,
 )
 
 
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe-host", action="store_true",
                    help="where bubblewrap is missing, run task files' commands on this host as you (default: skip "
                         "those tasks)")
+    add_calls_arg(p)
     add_budget_args(p)
     add_model_args(p)
     p.add_argument("--list", action="store_true", help="list the tasks and exit")
@@ -115,17 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         print("guiagent bench: warning: one device serves one episode at a time; using 1 worker", file=sys.stderr)
         workers = 1
     out = _out_dir(args, suite.name)
-    model = load_bench_model(args.model, args)
-    options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers, timeout=args.timeout,
-                         resume=args.resume, history=args.history, budget=pixels, serial=args.device,
-                         unsafe_host=args.unsafe_host)
-    try:
-        runner = Runner(tasks, model, options)
-        summary = runner.run()
-    except RunError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        model.close()
+    with run_folder(out):  # a folder another bench holds is refused before the model loads
+        model = load_bench_model(args.model, args)
+        options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers,
+                             timeout=args.timeout, resume=args.resume, history=args.history, calls=args.calls,
+                             budget=pixels, serial=args.device,
+                             unsafe_host=args.unsafe_host)
+        try:
+            runner = Runner(tasks, model, options)
+            summary = runner.run()
+        except RunError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            model.close()
     print(render_text(summary))
     print(f"results: {out}/summary.md")
     if summary.get("interrupted"):

@@ -4,11 +4,13 @@ folder, and the pixel-budget, model and env options. Only the CLI imports this m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +145,27 @@ def out_dir(given: str | None, prefix: str = "") -> Path:
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot create the run directory ({exc.strerror or exc})") from None
     return out
+
+
+def add_calls_arg(p: argparse.ArgumentParser) -> None:
+    """--calls first|all: which tool calls of one reply are executed (default first, as the cookbooks)."""
+    p.add_argument("--calls", choices=["first", "all"], default="first",
+                   help="tool calls executed per reply: first (default, as the Qwen2.5-VL cookbooks; the rest "
+                        "are recorded as skipped) or all (an exact repeat of the call before is skipped)")
+
+
+@contextlib.contextmanager
+def run_folder(out: Path) -> Iterator[None]:
+    """Hold the run lock of `out` (agent/runlock.py) for the block: a folder another run holds, or one that
+    takes no files, is a usage error now, before a model loads or an env starts."""
+    from guiagent.agent.runlock import RecordError, RunFolderInUse, lock_run_folder
+
+    try:
+        lock = lock_run_folder(out)
+    except (RunFolderInUse, RecordError) as exc:
+        raise UsageError(str(exc)) from None
+    with lock:
+        yield
 
 
 def fresh_dir(base: Path, prefix: str) -> Path:

@@ -13,6 +13,7 @@ from guiagent.cli.common import (
     Signals,
     UsageError,
     add_budget_args,
+    add_calls_arg,
     add_model_args,
     budget,
     history_policy,
@@ -20,10 +21,12 @@ from guiagent.cli.common import (
     open_model,
     out_dir,
     positive_int,
+    run_folder,
     space,
 )
 
 if TYPE_CHECKING:
+    from guiagent.agent.guard import Guard
     from guiagent.envs.base import Env
     from guiagent.model.base import Model
 
@@ -39,8 +42,8 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     run.add_argument("--out", help="trajectory directory (default runs/<timestamp>/)")
     run.add_argument("--dry-run", action="store_true", help="decide and record every action, execute none")
     run.add_argument("--history", default="text", help="history policy: text (default) or images:K")
-    run.add_argument("--policy", help="TOML guard policy file (budgets, denied keys/apps, confirmations)")
-    run.add_argument("--yes", action="store_true", help="answer yes to every confirmation (default: ask on a TTY)")
+    _add_guard_args(run)
+    add_calls_arg(run)
     out = run.add_mutually_exclusive_group()
     out.add_argument("--quiet", action="store_true", help="print only the final line")
     out.add_argument("--json", action="store_true", help="one JSON object per step on stdout")
@@ -51,6 +54,8 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     replay.add_argument("traj_dir")
     replay.add_argument("--env", required=True)
     replay.add_argument("--out", help="directory of the replayed run's trajectory")
+    replay.add_argument("--dry-run", action="store_true", help="decide and record every action, execute none")
+    _add_guard_args(replay)
     replay.set_defaults(handler=cmd_replay)
 
     locate = sub.add_parser("locate", help="print the screen point of an element")
@@ -60,6 +65,22 @@ def add_parsers(sub: argparse._SubParsersAction, default_model: str) -> None:
     add_budget_args(locate)
     add_model_args(locate)
     locate.set_defaults(handler=cmd_locate)
+
+
+def _add_guard_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", help="TOML guard policy file (budgets, denied keys/apps, confirmations)")
+    p.add_argument("--yes", action="store_true", help="answer yes to every confirmation (default: ask on a TTY)")
+
+
+def _guard(args: argparse.Namespace) -> Guard:
+    """The guard of --policy/--yes: the built-in deny list always applies, the policy file adds to it."""
+    from guiagent.agent.guard import Guard, Policy
+
+    try:
+        policy = Policy.load(args.policy) if args.policy else Policy()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Guard(policy, _confirm_callback(args))
 
 
 @contextlib.contextmanager
@@ -96,23 +117,19 @@ def _confirm_callback(args: argparse.Namespace) -> Callable[[str], bool]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from guiagent.agent.guard import Guard, Policy
     from guiagent.agent.loop import Agent
     from guiagent.agent.progress import Progress
 
     pixels = budget(args)
     space(args.env)  # a malformed env spec is reported before anything starts
-    try:
-        policy = Policy.load(args.policy) if args.policy else Policy()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    guard = _guard(args)
     history_policy(args.history)
     mode = "quiet" if args.quiet else "json" if args.json else "lines"
     out = out_dir(args.out)
-    with _model_and_env(args) as (model, env):
+    with run_folder(out), _model_and_env(args) as (model, env):
         agent = Agent(
             model, env, budget=pixels, max_steps=args.max_steps, history=args.history, out_dir=out,
-            callbacks=[Progress(mode)], guard=Guard(policy, _confirm_callback(args)), dry_run=args.dry_run,
+            callbacks=[Progress(mode)], guard=guard, dry_run=args.dry_run, calls=args.calls,
             model_spec=args.model, env_spec=args.env,
         )
         with Signals(agent.request_stop):
@@ -135,18 +152,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (TrajectoryError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     meta = recorded.meta
-    env = open_env(args.env)
+    guard = _guard(args)  # a shared trajectory is untrusted: the built-in deny list and --policy apply
     out = out_dir(args.out, "replay-")
-    try:
-        agent = Agent(
-            model, env, budget=PixelBudget(min_pixels=meta.min_pixels, max_pixels=meta.max_pixels),
-            max_steps=max(len(recorded.steps), 1), history=meta.history, out_dir=out, callbacks=[Progress()],
-            model_spec=f"replay:{args.traj_dir}", env_spec=args.env,
-        )
-        with Signals(agent.request_stop):
-            result = agent.run(meta.instruction)
-    finally:
-        env.close()
+    with run_folder(out):
+        env = open_env(args.env)
+        try:
+            agent = Agent(
+                model, env, budget=PixelBudget(min_pixels=meta.min_pixels, max_pixels=meta.max_pixels),
+                max_steps=max(len(recorded.steps), 1), history=meta.history, out_dir=out, callbacks=[Progress()],
+                guard=guard, dry_run=args.dry_run, calls=meta.calls, model_spec=f"replay:{args.traj_dir}",
+                env_spec=args.env,
+            )
+            with Signals(agent.request_stop):
+                result = agent.run(meta.instruction)
+        finally:
+            env.close()
     diffs = compare_actions(recorded, result.trajectory)
     for line in diffs:
         print(line)

@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from guiagent.cli import main
 from guiagent.model.image import PixelBudget
 from guiagent.tools.frame import Frame, ScreenSpace
 
+from guiagent.cli import main
 from tests.fixtures.offline import (
     record_episodes,
     write_androidcontrol_jsonl,
@@ -65,8 +65,8 @@ def model_point(size: tuple[int, int], x: float, y: float, budget: PixelBudget |
 
 
 def click(x: int, y: int, space: str = "computer_use", action: str = "left_click") -> str:
-    return ('<tool_call>\n{"name": "%s", "arguments": {"action": "%s", "coordinate": [%d, %d]}}\n</tool_call>'
-            % (space, action, x, y))
+    call = {"name": space, "arguments": {"action": action, "coordinate": [x, y]}}
+    return "<tool_call>\n" + json.dumps(call) + "\n</tool_call>"
 
 
 # ---------------------------------------------------------------- ScreenSpot
@@ -157,22 +157,32 @@ def test_screenspot_pro_oracle_at_native_resolution_and_its_group_table(pro, tmp
     assert "| CAD | - | - | - |" in md
 
 
-def test_resume_keeps_finished_samples_and_reruns_the_errored_ones(spot, tmp_path):
+def test_resume_keeps_finished_samples_and_reruns_the_errored_ones(spot, tmp_path, capsys):
     ann, img, samples = spot
-    script = tmp_path / "short.json"
-    script.write_text(json.dumps(["no idea"] * 5))  # the script ends after 5 samples: the rest are errors
+    script = tmp_path / "replies.json"
+    script.write_text(json.dumps(["first"] * 5))  # the script ends after 5 samples: the rest are errors
     out = tmp_path / "run"
-    assert bench("screenspot", "--data", str(ann), "--images", str(img), "--model", f"scripted:{script}",
-                 "--out", str(out)) == 1
+    args = ["screenspot", "--data", str(ann), "--images", str(img), "--out", str(out)]
+    assert bench(*args, "--model", f"scripted:{script}") == 1
     first = summary(out)
     assert first["errors"] == 7 and first["scored"] == 5 and first["success_rate"] == 0.0
-    # a second run into the same folder without --resume is refused, nothing lost
-    assert bench("screenspot", "--data", str(ann), "--images", str(img), "--model", "oracle", "--out", str(out)) == 2
-    assert bench("screenspot", "--data", str(ann), "--images", str(img), "--model", "oracle", "--out", str(out),
-                 "--resume") == 0
+    # a second run into the same folder without --resume, or with another model, is refused: nothing lost
+    capsys.readouterr()
+    assert bench(*args, "--model", f"scripted:{script}") == 2
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
+    assert bench(*args, "--model", "oracle", "--resume") == 2
+    assert "was run with --model scripted:" in capsys.readouterr().err
+    script.write_text(json.dumps(["second"] * 7))
+    assert bench(*args, "--model", f"scripted:{script}", "--resume") == 0
     s = summary(out)
-    assert s["done"] == 12 and s["errors"] == 0 and s["success_rate"] == 7 / 12
-    assert sum(1 for r in records(out) if r["raw"] == "no idea") == 5
+    assert s["done"] == 12 and s["errors"] == 0 and s["this_run"]["samples"] == 7
+    raws = [r["raw"] for r in read_records_by_id(out).values()]
+    assert sorted(raws) == ["first"] * 5 + ["second"] * 7
+
+
+def read_records_by_id(out: Path) -> dict[str, dict]:
+    """The last line of each sample id, as --resume reads the file."""
+    return {r["id"]: r for r in records(out)}
 
 
 def test_a_stop_request_keeps_every_finished_sample(spot, tmp_path):
@@ -411,3 +421,88 @@ class _Quiet:
     def log(self, message: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+class SlowServer:
+    """An OpenAI-compatible endpoint on loopback that takes `delay` seconds per chat completion."""
+
+    def __init__(self, delay: float, reply: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.chats = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._send({"object": "list", "data": [{"id": "qwen", "object": "model", "max_model_len": 32768}]})
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                import time
+
+                time.sleep(delay)
+                outer.chats += 1
+                self._send({"id": "c", "object": "chat.completion", "model": "qwen",
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
+                                         "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_ctrl_c_keeps_finished_samples_and_resume_completes_the_run(spot, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ann, img, samples = spot
+    server = SlowServer(0.4, "no tool call here")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "guiagent", "bench", "screenspot", "--data", str(ann), "--images", str(img),
+           "--model", f"openai:{server.url}", "--workers", "2", "--out", str(out)]
+    root = Path(__file__).resolve().parents[1]
+    try:
+        p = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            done = (out / "samples.jsonl").read_text().count("\n") if (out / "samples.jsonl").exists() else 0
+            if done >= 2:
+                break
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=60)
+        assert p.returncode == 130, stderr[-2000:]
+        assert "continue with: guiagent bench screenspot" in stderr and "--resume" in stderr
+        assert "success 0/" in stderr  # the progress line's running accuracy
+        s = summary(out)
+        kept = records(out)
+        assert s["interrupted"] and 2 <= len(kept) == s["done"] < len(samples)
+        assert all(r["status"] == "scored" for r in kept)
+        resumed = subprocess.run(cmd + ["--resume"], cwd=root, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        s = summary(out)
+        assert s["done"] == len(samples) and not s["interrupted"] and s["this_run"]["samples"] == len(samples) - len(kept)
+    finally:
+        server.close()

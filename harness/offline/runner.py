@@ -100,6 +100,9 @@ class OfflineRunner:
                 raise OfflineRunError(f"--resume: {out} holds no offline run ({ARGS_FILE} missing)") from None
             if before.get("suite") != self.suite.name:
                 raise OfflineRunError(f"--resume: {out} is a {before.get('suite')!r} run, not {self.suite.name!r}")
+            if before.get("model") != self.options.model_spec:
+                raise OfflineRunError(f"--resume: {out} was run with --model {before.get('model')}, not "
+                                      f"{self.options.model_spec}; resume with the same model or use another --out")
             done = {k: r for k, r in read_records(samples_file).items() if r.status == "scored"}
         else:
             if samples_file.exists():

@@ -377,6 +377,7 @@ def test_accessibility_forest_wire_format_round_trips_negative_bounds():
     (lambda e: e["actions"].__setitem__(0, {"action_type": "teleport"}), "step 0: unknown action_type 'teleport'"),
     (lambda e: e["actions"].__setitem__(0, {"action_type": "click", "x": 5}), "click needs numeric x and y"),
     (lambda e: e.pop("goal"), "missing field 'goal'"),
+    (lambda e: e["screenshots"].__setitem__(1, "nowhere.png"), "screenshot 'nowhere.png' not found"),
 ])
 def test_bad_androidcontrol_files_are_one_line_errors(episodes, tmp_path, capsys, change, message):
     path = write_androidcontrol_jsonl(tmp_path / "eps.jsonl", episodes[1:])

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     from guiagent.model.spec import DEFAULT_MODEL
 
     p = CliParser(prog="guiagent bench", description="Run a task suite and report success rates.")
-    p.add_argument("suite", help="miniwob | simphone | desktop | PATH (folder or task file)")
+    p.add_argument("suite", help="miniwob | simphone | desktop | PATH (folder or task file); offline: "
+                                 "screenspot | screenspot-pro | androidcontrol (see `guiagent bench screenspot --help`)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"oracle | hf:PATH_OR_ID | openai:BASE_URL | scripted:FILE (default {DEFAULT_MODEL})")
     p.add_argument("--tasks", help="comma-separated task names or instance ids (default: all)")

@@ -273,7 +273,10 @@ def _episode(rec: dict[str, Any], where: str, base: Path) -> Episode:
         elif isinstance(s, str) and s.startswith("data:"):
             shots.append(base64.b64decode(s.split(",", 1)[1]))
         else:
-            shots.append(base / str(s))
+            file = base / str(s)
+            if not file.is_file():
+                raise OfflineDataError(f"{where}: screenshot {str(s)!r} not found next to the data file")
+            shots.append(file)
     actions = [Gold.parse(a, f"{where}: step {i}") for i, a in enumerate(need("actions"))]
     steps = [_text(s) for s in rec.get("step_instructions") or [""] * len(actions)]
     widths, heights = [int(v) for v in need("screenshot_widths")], [int(v) for v in need("screenshot_heights")]

@@ -89,7 +89,7 @@ def run_once(model: Any, ann: Path, img: Path, workers: int, out: Path, budget: 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tiny", action="store_true", help="smoke test: 6 samples, 1 vs 2 workers")
+    p.add_argument("--tiny", action="store_true", help="smoke test: 3 samples, 1 vs 2 workers, no warm-up")
     p.add_argument("--samples", type=int, default=48, help="samples per run (default 48)")
     p.add_argument("--workers", default="1,8", help="worker counts to compare; the first is the baseline")
     p.add_argument("--max-pixels", type=int, default=200704, help="pixel budget (default 200704 = 256 x 28 x 28)")
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpu", choices=["3b", "7b"], help="random-weight full-size architecture on CUDA")
     args = p.parse_args(argv)
     if args.tiny:
-        args.samples, args.workers = 6, "1,2"
+        args.samples, args.workers, args.new_tokens, args.max_pixels = 3, "1,2", 8, 50176
     counts = [int(x) for x in args.workers.split(",")]
     if args.gpu:
         import torch
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         what = f"random {args.gpu} on CUDA" if args.gpu else "tiny checkpoint on the CPU"
         print(f"offline throughput: ScreenSpot, {what}, {os.cpu_count()} CPUs, max_pixels {args.max_pixels}, "
               f"{args.new_tokens} new tokens; the same samples with {' and '.join(map(str, counts))} worker(s)")
-        run_once(model, ann, img, counts[-1], root / "warm", budget)  # warm-up: first-call costs are not throughput
+        if not args.tiny:  # warm-up: first-call costs are not throughput
+            run_once(model, ann, img, counts[-1], root / "warm", budget)
         rows = [run_once(model, ann, img, n, root / f"w{n}", budget) for n in counts]
         model.close()
     base = rows[0]

@@ -212,20 +212,11 @@ class Agent:
 
         Raises ParseError when the model answers without a coordinate.
         """
+        from guiagent.agent.grounding import locate
+
         shot = screenshot or self.env.observe()
-        frame = Frame.build(shot, self.model.image_size(shot.image.width, shot.image.height))
-        part = ImagePart(image=shot.image, size=frame.model_size)
-        messages = self.model.dialect.messages(description, "computer_use", part, [])
-        completion = self.model.generate(messages, RequestContext(instruction=description, space="computer_use",
-                                                                   step=1, frame=frame, env=self.env))
-        for call in self.model.dialect.parse(completion.text, "computer_use"):
-            point = call.action.points().get("coordinate")
-            if point is not None:
-                try:
-                    return frame.to_screen(*point)
-                except OutOfFrame as exc:
-                    raise ParseError(str(exc)) from None
-        raise ParseError(f"the model gave no coordinate for {description!r}: {completion.text[:200]!r}")
+        point, _ = locate(self.model, shot, description, env=self.env)
+        return point
 
     # ------------------------------------------------------------------ one step, phase by phase
 

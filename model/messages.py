@@ -83,6 +83,7 @@ class RequestContext(BaseModel):
     step: int
     frame: Any = None  # tools.frame.Frame
     env: Any = None  # the live env, for ground-truth backends only
+    truth: Any = None  # an offline benchmark sample's ground truth, for its oracle only
 
 
 class ParsedCall(BaseModel):

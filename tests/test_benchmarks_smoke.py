@@ -26,3 +26,8 @@ def test_step_overhead_runs_on_its_own_xvfb():
     needs_xvfb()
     out = bench("benchmarks/step_overhead.py", "--steps", "5")
     assert "overhead (wall-infer-settle)" in out and "PNG compress_level=1" in out
+
+
+def test_offline_throughput_tiny_runs_on_the_cpu():
+    out = bench("benchmarks/offline_throughput.py", "--tiny")
+    assert "offline throughput: ScreenSpot, tiny checkpoint on the CPU" in out and "ratio 2 workers / 1:" in out

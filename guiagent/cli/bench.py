@@ -1,6 +1,7 @@
 """`guiagent bench SUITE|PATH --model SPEC [--tasks A,B] [--workers N] [--out DIR] [--resume]`.
 
-SUITE is a built-in suite (miniwob, simphone, desktop) or a path: a folder of task
+SUITE is a built-in suite (miniwob, simphone, desktop), an offline suite
+(screenspot, screenspot-pro, androidcontrol: see guiagent/cli/bench_offline.py) or a path: a folder of task
 files (native YAML/JSON, OSWorld JSON, AndroidWorld-style .py) or one such file.
 `--model oracle` runs the ground-truth model of the built-in suites; any other spec is
 a model backend (hf:, openai:, scripted:, replay:).
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     from guiagent.model.spec import DEFAULT_MODEL
 
     p = CliParser(prog="guiagent bench", description="Run a task suite and report success rates.")
-    p.add_argument("suite", help="miniwob | simphone | desktop | PATH (folder or task file)")
+    p.add_argument("suite", help="miniwob | simphone | desktop | PATH (folder or task file); offline: "
+                                 "screenspot | screenspot-pro | androidcontrol (see `guiagent bench screenspot --help`)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"oracle | hf:PATH_OR_ID | openai:BASE_URL | scripted:FILE (default {DEFAULT_MODEL})")
     p.add_argument("--tasks", help="comma-separated task names or instance ids (default: all)")
@@ -89,7 +91,14 @@ def _slug(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from guiagent.cli.bench_offline import SUITES
+
+    if argv and argv[0] in SUITES:  # the offline suites (ScreenSpot, ScreenSpot-Pro, AndroidControl)
+        from guiagent.cli.bench_offline import main as offline_main
+
+        return offline_main(argv)
+    args = build_parser().parse_args(argv)
     from guiagent.harness.base import InvalidTask, TaskFileError
     from guiagent.harness.loader import load_suite
     from guiagent.harness.results import render_text

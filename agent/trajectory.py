@@ -196,7 +196,7 @@ def load_trajectory(path: str | Path) -> Trajectory:
         raise TrajectoryError(f"{file}: not found; expected a run directory written by guiagent") from None
     except RunFileError as exc:
         raise TrajectoryError(str(exc)) from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad JSON, a 5000-digit integer, 100,000 nested lists
         raise TrajectoryError(f"{file}: unreadable ({type(exc).__name__}: {exc})") from None
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:

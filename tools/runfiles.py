@@ -22,10 +22,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import warnings
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
+    from PIL import Image as PILImage
     from PIL.Image import Image
 
 # 8192 x 8192: above every screen a run records (8K UHD is 7680 x 4320, three 4K monitors 11520 x 2160)
@@ -119,6 +121,15 @@ def check_image_size(width: int, height: int, where: str | Path) -> None:
                            f"(8192x8192) guiagent decodes; refused")
 
 
+def _open_image(fh: BinaryIO) -> PILImage.Image:
+    """PIL's lazy open, without its own bomb warning (the caller applies the stricter cap of this module)."""
+    from PIL import Image as PILImage
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        return PILImage.open(fh)
+
+
 def check_run_image(run_dir: str | Path, name: object) -> tuple[int, int]:
     """The (width, height) of the image `name` inside `run_dir` from its header, after every check; decodes nothing."""
     from PIL import Image as PILImage
@@ -126,7 +137,7 @@ def check_run_image(run_dir: str | Path, name: object) -> tuple[int, int]:
     where = Path(run_dir) / str(name)
     with open_run_file(run_dir, name) as fh:
         try:
-            with PILImage.open(fh) as im:
+            with _open_image(fh) as im:
                 check_image_size(im.width, im.height, where)
                 return im.width, im.height
         except RunFileError:
@@ -142,7 +153,7 @@ def read_run_image(run_dir: str | Path, name: object) -> Image:
     with open_run_file(run_dir, name) as fh:
         where = Path(run_dir) / str(name)
         try:
-            with PILImage.open(fh) as im:  # lazy: reads the header only
+            with _open_image(fh) as im:  # lazy: reads the header only
                 check_image_size(im.width, im.height, where)
                 im.load()
                 return im.convert("RGB")

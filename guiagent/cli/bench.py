@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from guiagent.harness.results import render_text
     from guiagent.harness.runner import RunError, Runner, RunOptions
     from guiagent.harness.tasks import InvalidTask, TaskFileError, load_suite
+    from guiagent.model.redact import redact
 
     pixels = budget(args)
     history_policy(args.history)
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = 1
     out = _out_dir(args, suite.name)
     model = load_bench_model(args.model, args)
-    options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers, timeout=args.timeout,
+    options = RunOptions(out=out, model_spec=redact(args.model), suite=suite.name, workers=workers, timeout=args.timeout,
                          resume=args.resume, history=args.history, budget=pixels, serial=args.device)
     try:
         runner = Runner(tasks, model, options)
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render_text(summary))
     print(f"results: {out}/summary.md")
     if summary.get("interrupted"):
-        print(f"interrupted; continue with: guiagent bench {args.suite} --model {args.model} --out {out} --resume",
+        print(f"interrupted; continue with: guiagent bench {args.suite} --model {redact(args.model)} --out {out} --resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     o = summary["overall"]

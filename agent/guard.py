@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-import regex
+import regex  # type: ignore[import-untyped]  # no stubs shipped; used through compile/search only
 from guiagent.tools.actions import Action, Key, MobileKey, MobileType, Open, Type
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 

@@ -121,7 +121,7 @@ class Agent:
         self.settle = settle or Settle()
         self.answer = answer
         # recorded in trajectory.json and shown by reports: never with a credential in it
-        self.model_spec = redact(model_spec or getattr(model, "spec", model.name))
+        self.model_spec = redact(str(model_spec or getattr(model, "spec", model.name)))
         self.env_spec = env_spec or env.name
         self._stop_requested: str | None = None
         self.model.configure(self.budget)

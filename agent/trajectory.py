@@ -64,7 +64,7 @@ def _short(v: object) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def check_action_dict(action: dict, integer_points: bool) -> dict:
+def check_action_dict(action: dict[str, Any], integer_points: bool) -> dict[str, Any]:
     """A recorded action's fields have the types `view` and `replay` use; ValueError naming the field."""
     if not isinstance(action.get("action"), str):
         raise ValueError("'action' must be the action's name (a string)")
@@ -103,12 +103,12 @@ class ActionRecord(_Record):
 
     @field_validator("model_action")
     @classmethod
-    def _model_action(cls, v: dict) -> dict:
+    def _model_action(cls, v: dict[str, Any]) -> dict[str, Any]:
         return check_action_dict(v, integer_points=False)
 
     @field_validator("screen_action")
     @classmethod
-    def _screen_action(cls, v: dict | None) -> dict | None:
+    def _screen_action(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if v is None else check_action_dict(v, integer_points=True)
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from guiagent.model.openai import OpenAIModel
-from guiagent.model.redact import redact
 
 from tests.recordings import record_screens
 from tests.test_openai_backend import ChatServer
@@ -139,6 +138,8 @@ def test_bench_results_and_progress_never_hold_the_credentials(server, adb_serve
 
 
 def test_redact_masks_userinfo_and_every_form_of_a_secret():
+    from guiagent.model.redact import redact
+
     assert redact("openai:http://u:p@host:8000/v1") == "openai:http://***@host:8000/v1"
     assert redact("see https://tok@h/x and http://a:b@c") == "see https://***@h/x and http://***@c"
     assert redact("user@example.com mailto") == "user@example.com mailto"  # not a URL: left alone

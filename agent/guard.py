@@ -12,6 +12,12 @@ confirm-before rules, configurable in a TOML file (``--policy FILE``)::
     deny_apps = ["com.android.vending"]
     confirm_text = ["(?i)password", "rm -rf"]
     confirm_apps = ["Bank*"]
+
+``confirm_text`` patterns are regular expressions of the `regex` package (a superset of
+`re`), matched with a time bound: a pattern that backtracks for longer than
+`PATTERN_TIMEOUT` on a text counts as a match (the action needs a confirmation), so no
+pattern and no text the model types can hang the loop. A pattern that cannot compile, or
+whose counted repeats would unroll past `MAX_PATTERN_SIZE`, is a policy error.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+import regex  # type: ignore[import-untyped]  # no stubs shipped; used through compile/search only
 from guiagent.tools.actions import Action, Key, MobileKey, MobileType, Open, Type
 from guiagent.tools.keys import UnknownKey, held_keys, resolve_chord
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -86,11 +93,8 @@ class Policy(BaseModel):
     @field_validator("confirm_text")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+        for i, pattern in enumerate(v):
+            compile_pattern(pattern, f"item {i}")
         return v
 
     @classmethod
@@ -109,7 +113,7 @@ class Policy(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            raise ValueError(f"{path}: field {loc}: {err['msg']}") from None
+            raise ValueError(f"{path}: field {loc}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def _tomllib():
@@ -145,6 +149,7 @@ class Guard:
         entries = [_deny_entry(k) for k in DEFAULT_DENY_KEYS + self.policy.deny_keys]
         self._deny_chords = {chord for chord, _ in entries if chord is not None}
         self._deny_codes = {code for _, code in entries if code is not None}
+        self._confirm_text = [compile_pattern(p) for p in self.policy.confirm_text]
 
     def check(self, action: Action) -> Decision:
         """The policy's verdict on one action (before any confirmation is asked)."""
@@ -159,8 +164,13 @@ class Guard:
             if _glob_any(p.confirm_apps, action.text):
                 return Decision(verdict="confirm", reason=f"open the app {action.text!r}")
         if isinstance(action, (Type, MobileType)):
-            for pattern in p.confirm_text:
-                if re.search(pattern, action.text):
+            for pattern in self._confirm_text:
+                try:
+                    hit = pattern.search(action.text, timeout=PATTERN_TIMEOUT) is not None
+                except TimeoutError:  # undecided counts as a match: ask rather than let it through
+                    return Decision(verdict="confirm", reason=f"type the text {action.text[:80]!r} (the confirm_text "
+                                    f"pattern {pattern.pattern!r} did not finish within {PATTERN_TIMEOUT:g} s)")
+                if hit:
                     return Decision(verdict="confirm", reason=f"type the text {action.text[:80]!r}")
         return ALLOW
 
@@ -195,6 +205,65 @@ class Guard:
         if self.policy.max_tokens is not None and tokens > self.policy.max_tokens:
             return f"token budget of {self.policy.max_tokens} spent"
         return None
+
+
+# A policy pattern is matched against every typed text: its time is bounded per match, and its size at
+# compile time (the regex package unrolls counted repeats: "(a{1000}){1000}" takes seconds to compile,
+# "a{100000000}" exhausts memory; the re module overflows on "a{99999999999}").
+PATTERN_TIMEOUT = 0.25
+MAX_PATTERN_SIZE = 20_000
+_COUNT = re.compile(r"\{(\d*)(?:,(\d*))?\}")
+
+
+def compile_pattern(pattern: str, where: str = "") -> regex.Pattern[str]:
+    """Compile a policy regex, or ValueError with a one-line reason (the caller names the file and field)."""
+    at = f"{where}: " if where else ""
+    if len(pattern) > MAX_PATTERN_SIZE:
+        raise ValueError(f"{at}regex is {len(pattern)} characters long; keep it under {MAX_PATTERN_SIZE}")
+    size = _unrolled_size(pattern)
+    if size > MAX_PATTERN_SIZE:
+        raise ValueError(f"{at}bad regex {pattern[:60]!r}: its repeat counts unroll to about {size:.3g} states "
+                         f"(at most {MAX_PATTERN_SIZE:,}); use + or * instead of large {{n}} counts")
+    try:
+        return regex.compile(pattern)
+    except (regex.error, OverflowError, ValueError, RecursionError, MemoryError) as exc:
+        raise ValueError(f"{at}bad regex {pattern[:60]!r}: {' '.join(str(exc).split())}") from None
+
+
+def _unrolled_size(pattern: str) -> int:
+    """An upper estimate of the states counted repeats unroll to: each {n,m} multiplies the atom or group before it."""
+    seq = [0]  # size of the sequence at each open group
+    last = 1  # size of the atom just read
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+        elif c == "[":  # a class is one atom; skip to its closing bracket
+            i += 2 if pattern[i + 1:i + 2] == "]" else 1
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+        elif c == "(":
+            seq.append(0)
+            i += 1
+            continue
+        elif c == ")" and len(seq) > 1:
+            last = max(seq.pop(), 1)
+            seq[-1] += last
+            i += 1
+            continue
+        elif c == "{" and (m := _COUNT.match(pattern, i)) and (m.group(1) or m.group(2)):
+            count = max(int(x) for x in m.groups() if x)
+            seq[-1] += last * max(count - 1, 0)
+            last *= max(count, 1)
+            i = m.end()
+            continue
+        else:
+            i += 1
+        last = 1
+        seq[-1] += 1
+    return sum(seq)
 
 
 def _android_code(name: str) -> int | None:

@@ -35,6 +35,7 @@ from guiagent.agent.trajectory import (
 from guiagent.envs.base import ActionError, EnvError
 from guiagent.model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext, parse_policy
 from guiagent.model.image import PixelBudget
+from guiagent.model.redact import redact
 from guiagent.tools.actions import MAX_WAIT_SECONDS, Action, Answer, Terminate, Wait, action_to_dict
 from guiagent.tools.frame import Frame, OutOfFrame
 from PIL import ImageChops
@@ -122,7 +123,8 @@ class Agent:
         self.calls = calls
         self.settle = settle or Settle()
         self.answer = answer
-        self.model_spec = model_spec or model.spec or model.name
+        # recorded in trajectory.json and shown by reports: never with a credential in it
+        self.model_spec = redact(str(model_spec or model.spec or model.name))
         self.env_spec = env_spec or env.name
         self._stop_requested: str | None = None
         self.model.configure(self.budget)

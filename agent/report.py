@@ -18,10 +18,12 @@ corner (used by the tests to check marker positions pixel by pixel).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import math
 import os
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.agent.progress import describe_action
-from guiagent.agent.trajectory import TRAJECTORY_FILE, Trajectory, load_trajectory
+from guiagent.agent.trajectory import TRAJECTORY_FILE, Trajectory, TrajectoryError, load_trajectory
+from guiagent.tools.runfiles import RunFileError, RunFileMissing, UnsafeRunFile, read_run_image
 
 if TYPE_CHECKING:
     from guiagent.agent.trajectory import ActionRecord, StepRecord
@@ -240,24 +243,13 @@ def _encode(image, quality: int) -> str:
     return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _load_images(path: Path) -> tuple[str, str, int, int]:
-    """(image data URI, thumbnail data URI, width, height) of one screenshot file."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im.load()
-        rgb = im.convert("RGB")
+def _load_images(traj_dir: Path, name: str) -> tuple[str, str, int, int]:
+    """(image data URI, thumbnail data URI, width, height) of one screenshot file (checked by tools.runfiles)."""
+    rgb = read_run_image(traj_dir, name)
     full = _encode(rgb, IMAGE_QUALITY)
     thumb = rgb.copy()
     thumb.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 4))
     return full, _encode(thumb, THUMB_QUALITY), rgb.width, rgb.height
-
-
-def _screenshot_path(traj_dir: Path, name: str) -> Path | None:
-    """The file a step names, only if it lies inside the run directory (the JSON is not trusted)."""
-    base = traj_dir.resolve()
-    path = (base / name).resolve()
-    return path if path.parent == base else None
 
 
 # --------------------------------------------------------------------------- building the page
@@ -302,16 +294,15 @@ def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[
     def images(step: StepRecord):
         if not step.screenshot:
             return None, "no screenshot was recorded for this step"
-        path = _screenshot_path(traj_dir, step.screenshot)
-        if path is None:
-            return None, f"screenshot {step.screenshot!r} is outside the run directory and was not read"
-        if not path.is_file():
+        try:
+            return _load_images(traj_dir, step.screenshot), None
+        except RunFileMissing:
             missing_files.append(step.screenshot)
             return None, f"screenshot {step.screenshot} is missing (the run may have been killed before it was written)"
-        try:
-            return _load_images(path), None
-        except Exception as exc:  # a truncated or foreign file: say so on the page, keep rendering
-            return None, f"screenshot {step.screenshot} cannot be read ({type(exc).__name__}: {exc})"
+        except UnsafeRunFile as exc:  # a shared run naming files outside itself: refuse the whole report
+            raise TrajectoryError(f"step {step.index}: {exc}") from None
+        except RunFileError as exc:  # a truncated, foreign or oversized image: say so on the page, keep rendering
+            return None, f"screenshot {step.screenshot} cannot be shown ({exc})"
 
     # PIL releases the GIL while encoding, so a few threads cut the time of long runs.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
@@ -443,10 +434,31 @@ def _environment():
 
 
 def _write(out: Path, text: str) -> Path:
+    """Write `out` atomically through a fresh temp file in its folder.
+
+    The temp name is random and created with O_EXCL|O_NOFOLLOW, so a file or symlink
+    planted in a shared run folder (``report.html.tmp`` -> ``~/.bashrc``) is never written
+    through; `os.replace` then swaps the name itself, never following a symlink at `out`.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)  # umask applies, as for any file the user writes
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise OSError(f"{out.parent}: cannot create a temporary file")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import platform
 import secrets
@@ -25,12 +26,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 from guiagent.agent.runlock import RecordError, lock_run_folder
-from guiagent.model.base import Usage
+from guiagent.model.base import Usage, parse_policy
+from guiagent.tools.actions import ActionSpace
 from guiagent.tools.frame import Frame, ScreenSpace
-from pydantic import BaseModel, Field, ValidationError
+from guiagent.tools.runfiles import RunFileError, RunFileMissing, read_run_text
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -46,7 +49,56 @@ Status = Literal[
 ]
 
 
-class ActionRecord(BaseModel):
+# Bounds of a recorded value: a trajectory may come from someone else, so what the schema accepts is
+# what `view` and `replay` can show and re-execute without a crash (finite, sane, the right types).
+MAX_TIMESTAMP = 32503680000.0  # 3000-01-01: past it time.localtime and the report's dates overflow
+MAX_SECONDS = 10_000_000.0  # a phase of ~4 months; more is a corrupt record
+MAX_COORDINATE = 1_000_000
+Timestamp = Annotated[float, Field(ge=0, le=MAX_TIMESTAMP)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _short(v: object) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def check_action_dict(action: dict[str, Any], integer_points: bool) -> dict[str, Any]:
+    """A recorded action's fields have the types `view` and `replay` use; ValueError naming the field."""
+    if not isinstance(action.get("action"), str):
+        raise ValueError("'action' must be the action's name (a string)")
+    for key in ("coordinate", "coordinate2"):
+        if key not in action:
+            continue
+        v = action[key]
+        # model points are any finite numbers (the model may answer far off screen; the guard refuses
+        # those), executed points are screen pixels
+        ok = isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(c) for c in v)
+        if ok and integer_points:
+            ok = all(isinstance(c, int) and abs(c) <= MAX_COORDINATE for c in v)
+        if not ok:
+            kind = f"integers (|x|, |y| <= {MAX_COORDINATE:,})" if integer_points else "finite numbers"
+            raise ValueError(f"{key!r} must be a list of two {kind}, got {_short(v)}")
+    for key in ("pixels", "time"):
+        if key in action and not _number(action[key]):
+            raise ValueError(f"{key!r} must be a finite number, got {_short(action[key])}")
+    if "keys" in action and not (isinstance(action["keys"], list) and all(isinstance(k, str) for k in action["keys"])):
+        raise ValueError(f"'keys' must be a list of key names, got {_short(action['keys'])}")
+    for key in ("text", "button", "status"):
+        if key in action and not isinstance(action[key], str):
+            raise ValueError(f"{key!r} must be a string, got {_short(action[key])}")
+    return action
+
+
+class ActionRecord(_Record):
     """One tool call of a step: as parsed (model coordinates) and as executed (screen)."""
 
     call: str = Field(description="the call as the model wrote it, re-serialised (used for the history)")
@@ -56,51 +108,67 @@ class ActionRecord(BaseModel):
     executed: bool = False
     error: str | None = None
 
+    @field_validator("model_action")
+    @classmethod
+    def _model_action(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_action_dict(v, integer_points=False)
 
-class StepRecord(BaseModel):
-    index: int
-    started_at: float
-    ended_at: float = 0.0
+    @field_validator("screen_action")
+    @classmethod
+    def _screen_action(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if v is None else check_action_dict(v, integer_points=True)
+
+
+class StepRecord(_Record):
+    index: int = Field(ge=1, le=1_000_000)
+    started_at: Timestamp
+    ended_at: Timestamp = 0.0
     screenshot: str | None = None
     frame: Frame | None = None
     prompt: dict = Field(default_factory=dict, description="summary: messages, images, user text")
     raw_text: str | None = None
     actions: list[ActionRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
-    model_timings: dict[str, float] = Field(default_factory=dict)
-    durations: dict[str, float] = Field(default_factory=dict, description="seconds: capture, prompt, infer, parse, execute, settle")
+    model_timings: dict[str, Seconds] = Field(default_factory=dict)
+    durations: dict[str, Seconds] = Field(default_factory=dict, description="seconds: capture, prompt, infer, parse, execute, settle")
     feedback: list[str] = Field(default_factory=list, description="messages fed back to the model at the next step")
     error: str | None = None
 
 
-class RunMeta(BaseModel):
+class RunMeta(_Record):
     instruction: str
     env: str
     env_info: dict = Field(default_factory=dict)
     model: str
-    space: str
+    space: ActionSpace
     screen: ScreenSpace | None = None
-    model_size: tuple[int, int] | None = None
-    min_pixels: int
-    max_pixels: int
+    model_size: tuple[PositiveInt, PositiveInt] | None = None
+    min_pixels: PositiveInt
+    max_pixels: PositiveInt
     history: str = "text"
-    max_steps: int
+    max_steps: int = Field(ge=0, le=1_000_000)
     dry_run: bool = False
     # files written before this field existed executed every call of a reply
     calls: Literal["first", "all"] = Field(default="all", description="which tool calls of a reply are executed")
     versions: dict[str, str] = Field(default_factory=dict)
-    started_at: float = Field(default_factory=time.time)
+    started_at: Timestamp = Field(default_factory=time.time)
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("history")
+    @classmethod
+    def _history(cls, v: str) -> str:
+        parse_policy(v)  # 'text' or 'images:K'; ValueError names the policy
+        return v
 
-class Trajectory(BaseModel):
+
+class Trajectory(_Record):
     schema_version: int = SCHEMA_VERSION
     meta: RunMeta
     steps: list[StepRecord] = Field(default_factory=list)
     status: Status = "running"
     reason: str | None = None
     answer: str | None = None
-    ended_at: float | None = None
+    ended_at: Timestamp | None = None
 
     def totals(self) -> dict[str, float]:
         """Aggregates for reports: steps, tokens, seconds per phase."""
@@ -132,11 +200,13 @@ def load_trajectory(path: str | Path) -> Trajectory:
     path = Path(path)
     file = path / TRAJECTORY_FILE if path.is_dir() else path
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        data = json.loads(read_run_text(file.parent, file.name))
+    except RunFileMissing:
         raise TrajectoryError(f"{file}: not found; expected a run directory written by guiagent") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TrajectoryError(f"{file}: unreadable ({exc})") from None
+    except RunFileError as exc:
+        raise TrajectoryError(str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # bad JSON, a 5000-digit integer, 100,000 nested lists
+        raise TrajectoryError(f"{file}: unreadable ({type(exc).__name__}: {exc})") from None
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:
         raise TrajectoryError(f"{file}: schema_version {version!r} is not supported (this guiagent reads {SCHEMA_VERSION})")

@@ -7,13 +7,20 @@ last screenshot is served again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 from guiagent.envs.base import Env, EnvError
 from guiagent.tools.actions import Action, action_to_dict
 from guiagent.tools.frame import Screenshot, ScreenSpace
-from PIL import Image
+from guiagent.tools.runfiles import (
+    RunFileError,
+    RunFileMissing,
+    check_run_image,
+    read_run_image,
+    read_run_text,
+)
 
 
 class ReplayEnv(Env):
@@ -22,18 +29,27 @@ class ReplayEnv(Env):
     name = "replay"
 
     def __init__(self, traj_dir: str | Path) -> None:
-        # Reads only what it serves, so envs/ does not depend on agent/'s trajectory schema.
+        # Reads only what it serves, so envs/ does not depend on agent/'s trajectory schema. The run
+        # folder may come from someone else: every file it names is checked by tools.runfiles.
         self.dir = Path(traj_dir)
         file = self.dir / "trajectory.json"
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            self.space = data["meta"]["space"]  # type: ignore[misc]
+            data = json.loads(read_run_text(self.dir, "trajectory.json"))
+            space = data["meta"]["space"]
+            if space not in ("computer_use", "mobile_use"):
+                raise ValueError(f"meta.space {space!r} is not computer_use or mobile_use")
+            self.space = space  # type: ignore[misc]
             self.steps = [(s["screenshot"], ScreenSpace.model_validate(s["frame"]["screen"]))
                           for s in data["steps"] if s.get("screenshot") and s.get("frame")]
-        except FileNotFoundError:
+            for name, _ in self.steps:  # refuse a run naming files outside itself before anything starts
+                with contextlib.suppress(RunFileMissing):  # absent is reported when it is served
+                    check_run_image(self.dir, name)
+        except RunFileMissing:
             raise EnvError(f"{file}: not found; replay: needs a run directory written by guiagent") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise EnvError(f"{file}: not a guiagent trajectory ({exc})") from None
+        except RunFileError as exc:
+            raise EnvError(f"replay:{self.dir}: {exc}") from None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise EnvError(f"{file}: not a guiagent trajectory ({type(exc).__name__}: {_one_line(exc)})") from None
         if not self.steps:
             raise EnvError(f"{self.dir}: the trajectory has no recorded screenshots to replay")
         self.position = 0
@@ -42,12 +58,10 @@ class ReplayEnv(Env):
     def observe(self) -> Screenshot:
         index = min(self.position, len(self.steps) - 1)
         name, screen = self.steps[index]
-        path = self.dir / name
         try:
-            with Image.open(path) as im:
-                image = im.convert("RGB")
-        except OSError as exc:
-            raise EnvError(f"{path}: cannot read the recorded screenshot ({exc})") from None
+            image = read_run_image(self.dir, name)
+        except RunFileError as exc:
+            raise EnvError(f"cannot read the recorded screenshot: {exc}") from None
         return Screenshot(image=image, screen=screen, meta={"step": index + 1})
 
     def execute(self, action: Action) -> None:
@@ -56,3 +70,7 @@ class ReplayEnv(Env):
 
     def describe(self) -> dict:
         return {"env": "replay", "source": str(self.dir), "steps": len(self.steps)}
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]

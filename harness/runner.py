@@ -43,6 +43,7 @@ from guiagent.harness.base import InfraError, InvalidTask, Sandbox, Task, TaskSk
 from guiagent.harness.isolation import bwrap_path, unavailable_reason
 from guiagent.harness.progress import BenchProgress
 from guiagent.harness.results import DONE_STATUSES, TaskRecord
+from guiagent.model.redact import redact
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Agent, Calls, Result
@@ -227,7 +228,8 @@ class Runner:
                 "timeout": self.options.timeout, "history": self.options.history, "calls": self.options.calls,
                 "min_pixels": self.options.budget.min_pixels if self.options.budget else None,
                 "max_pixels": self.options.budget.max_pixels if self.options.budget else None,
-                "tasks": [t.id for t in self.tasks], "argv": sys.argv, **self.options.extra}
+                "tasks": [t.id for t in self.tasks], "argv": [redact(a) for a in sys.argv],  # no credentials
+                **self.options.extra}
         (out / "args.json").write_text(json.dumps(args, indent=1), encoding="utf-8")
         done = {r.id for r in previous if r.status in DONE_STATUSES}
         pending: list[Task] = []

@@ -41,6 +41,7 @@ from guiagent.model.base import (
     Usage,
 )
 from guiagent.model.image import FACTOR, image_tokens
+from guiagent.model.redact import redact, split_userinfo
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import ActionSpace
@@ -74,7 +75,7 @@ def normalize_base_url(url: str) -> str:
         url = "http://" + url
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ModelError(f"openai:{url}: not an http(s) URL; use e.g. openai:http://127.0.0.1:8000/v1")
+        raise ModelError(f"openai:{redact(url)}: not an http(s) URL; use e.g. openai:http://127.0.0.1:8000/v1")
     path = parts.path.rstrip("/")
     if not path:
         path = "/v1"  # vLLM, SGLang and LM Studio all serve the API under /v1
@@ -115,7 +116,9 @@ class OpenAIModel(Model):
     """Chat completions over HTTP against an OpenAI-compatible server.
 
     Options: ``served_model`` (default: the only model in ``/v1/models``), ``api_key``
-    (default ``$OPENAI_API_KEY``, then ``$DASHSCOPE_API_KEY``), ``timeout`` (seconds per
+    (default ``$OPENAI_API_KEY``, then ``$DASHSCOPE_API_KEY``; sent as a bearer token),
+    credentials in the URL (``http://user:pass@host/v1``, sent as HTTP basic auth instead
+    of the key; the spec this backend reports is ``http://***@host/v1``), ``timeout`` (seconds per
     socket operation, default 120), ``max_retries`` (default 4), ``temperature``
     (default 0 = greedy) and ``max_new_tokens`` (default 256).
     """
@@ -137,8 +140,11 @@ class OpenAIModel(Model):
         max_backoff: float = 20.0,
     ) -> None:
         super().__init__()
-        self.base_url = normalize_base_url(base_url)
-        self.spec = f"openai:{self.base_url}"
+        # Userinfo leaves the URL at once: urllib would take "user:pass@host" for a host name, and every
+        # message below names base_url. The credentials are kept only for the Authorization header.
+        url, self._user, self._password = split_userinfo(normalize_base_url(base_url))
+        self.base_url = url
+        self.spec = f"openai:{self.base_url}" if self._user is None else f"openai:{redact(normalize_base_url(base_url))}"
         self.served_model = served_model
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("DASHSCOPE_API_KEY")
         if float(timeout) <= 0:
@@ -161,9 +167,21 @@ class OpenAIModel(Model):
     # ----------------------------------------------------------------- HTTP
     def _headers(self) -> dict[str, str]:
         h = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
+        if self._user is not None:
+            token = base64.b64encode(f"{self._user}:{self._password or ''}".encode()).decode("ascii")
+            h["Authorization"] = f"Basic {token}"
+        elif self.api_key:
             h["Authorization"] = f"Bearer {self.api_key}"
         return h
+
+    def _secrets(self) -> list[str | None]:
+        """What must never be recorded or printed: the key, the URL's credentials, the header values."""
+        return [self.api_key, self._password, self._user and f"{self._user}:{self._password or ''}",
+                *(v.split(" ", 1)[-1] for k, v in self._headers().items() if k == "Authorization")]
+
+    def redact(self, text: str) -> str:
+        """`text` without this backend's credentials (server messages may echo them)."""
+        return redact(text, self._secrets())
 
     def _once(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -206,12 +224,15 @@ class OpenAIModel(Model):
                     delay = min(self.max_backoff, max(delay, fail.retry_after))
                 self.retries += 1
                 log.warning("%s%s: %s; retry %d/%d in %.1f s", self.base_url, path,
-                            _status_text(fail), attempt + 1, attempts - 1, delay)
+                            self.redact(_status_text(fail)), attempt + 1, attempts - 1, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
     def _explain(self, fail: _HTTPFailure, path: str, tries: int) -> str:
-        """The one-line message for a failure the run cannot recover from."""
+        """The one-line message for a failure the run cannot recover from, without any credential."""
+        return self.redact(self._explain_raw(fail, path, tries))
+
+    def _explain_raw(self, fail: _HTTPFailure, path: str, tries: int) -> str:
         where = f"openai:{self.base_url}"
         msg = fail.message.strip().splitlines()[0][:300] if fail.message.strip() else ""
         if fail.status in (401, 403):
@@ -252,12 +273,12 @@ class OpenAIModel(Model):
         ids = [str(e["id"]) for e in entries]
         if self.served_model is None:
             if len(ids) != 1:
-                raise ModelError(f"openai:{self.base_url}: the server lists {len(ids)} models "
-                                 f"({', '.join(ids[:8]) or 'none'}); choose one with --served-model")
+                raise ModelError(self.redact(f"openai:{self.base_url}: the server lists {len(ids)} models "
+                                             f"({', '.join(ids[:8]) or 'none'}); choose one with --served-model"))
             self.served_model = ids[0]
         elif ids and self.served_model not in ids:
-            raise ModelError(f"openai:{self.base_url}: model {self.served_model!r} is not served; the server lists "
-                             f"{', '.join(ids[:8])}; fix --served-model")
+            raise ModelError(self.redact(f"openai:{self.base_url}: model {self.served_model!r} is not served; the "
+                                         f"server lists {', '.join(ids[:8])}; fix --served-model"))
         entry = next((e for e in entries if e.get("id") == self.served_model), {})
         mml = entry.get("max_model_len") or entry.get("context_length")
         self.max_model_len = int(mml) if isinstance(mml, (int, float)) and mml > 0 else None
@@ -318,6 +339,7 @@ class OpenAIModel(Model):
             reason = choice.get("finish_reason") or "stop"
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ModelError(f"openai:{self.base_url}: unexpected chat answer (no choices[0].message)") from None
+        text = self.redact(text) if isinstance(text, str) else text  # a server may echo what it was sent
         if reason == "stop" and text.count("<tool_call>") > text.count("</tool_call>"):
             text += "</tool_call>"  # servers drop the matched stop string
         usage = data.get("usage") or {}

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from guiagent.model.base import Completion, Message, Model, ModelError, RequestContext
+from guiagent.tools.runfiles import RunFileError, RunFileMissing, read_run_text
 from pydantic import ValidationError
 
 
@@ -70,12 +71,17 @@ class ReplayModel(ScriptedModel):
     @classmethod
     def from_dir(cls, path: str | Path) -> ReplayModel:
         # Reads only the raw replies, so model/ does not depend on agent/'s trajectory schema.
+        # The folder may come from someone else: tools.runfiles refuses a symlinked or FIFO trajectory.json.
         file = Path(path) / "trajectory.json"
         try:
-            steps = json.loads(file.read_text(encoding="utf-8"))["steps"]
+            steps = json.loads(read_run_text(path, "trajectory.json"))["steps"]
             replies = [s["raw_text"] for s in steps if s.get("raw_text") is not None]
-        except FileNotFoundError:
+            if not all(isinstance(r, str) for r in replies):
+                raise TypeError("a step's raw_text is not a string")
+        except RunFileMissing:
             raise ValueError(f"{file}: not found; replay: needs a run directory written by guiagent") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{file}: not a guiagent trajectory ({exc})") from None
+        except RunFileError as exc:
+            raise ValueError(str(exc)) from None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise ValueError(f"{file}: not a guiagent trajectory ({type(exc).__name__}: {exc})") from None
         return cls(replies, source=str(path))

@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from guiagent.harness import isolation
 
 from guiagent.cli.bench import main as bench
-from guiagent.harness import isolation
 
 TERMINATE = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'
 SECRET = "s3cr3t-8d1f0c"

@@ -26,7 +26,7 @@ class OutOfFrame(ValueError):
 class ScreenSpace(BaseModel):
     """The executor's coordinate space for one screen."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)  # recorded in trajectories, read back untrusted
 
     width: int = Field(gt=0, description="screen width in executor units (logical points / device pixels)")
     height: int = Field(gt=0)
@@ -47,7 +47,7 @@ class Screenshot:
 class Frame(BaseModel):
     """Maps action coordinates between the model image and the executor's screen."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)  # recorded in trajectories, read back untrusted
 
     image_width: int = Field(gt=0, description="captured image width in physical pixels")
     image_height: int = Field(gt=0)

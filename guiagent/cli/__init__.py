@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         return int(args.handler(args))
     except UsageError as exc:
-        print(f"guiagent{' ' + name if name else ''}: error: {exc}", file=sys.stderr)
+        from guiagent.model.redact import redact
+
+        print(f"guiagent{' ' + name if name else ''}: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SystemExit as exc:  # --help; any other exit keeps its message
         if exc.code is None or isinstance(exc.code, int):

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from guiagent.harness.loader import load_suite
     from guiagent.harness.results import render_text
     from guiagent.harness.runner import RunError, Runner, RunOptions
+    from guiagent.model.redact import redact
 
     pixels = budget(args)
     history_policy(args.history)
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     out = _out_dir(args, suite.name)
     with run_folder(out):  # a folder another bench holds is refused before the model loads
         model = load_bench_model(args.model, args)
-        options = RunOptions(out=out, model_spec=args.model, suite=suite.name, workers=workers,
+        options = RunOptions(out=out, model_spec=redact(args.model), suite=suite.name, workers=workers,
                              timeout=args.timeout, resume=args.resume, history=args.history, calls=args.calls,
                              budget=pixels, serial=args.device,
                              unsafe_host=args.unsafe_host)
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render_text(summary))
     print(f"results: {out}/summary.md")
     if summary.get("interrupted"):
-        print(f"interrupted; continue with: guiagent bench {args.suite} --model {args.model} --out {out} --resume",
+        print(f"interrupted; continue with: guiagent bench {args.suite} --model {redact(args.model)} --out {out} --resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     o = summary["overall"]

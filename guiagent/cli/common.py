@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,25 +180,78 @@ def fresh_dir(base: Path, prefix: str) -> Path:
 
 
 class Signals:
-    """First Ctrl+C / SIGTERM: `on_first` (stop after the current action). Second: exit at once."""
+    """First Ctrl+C / SIGTERM: `on_first` (stop after the current action). Second: exit at once, 130.
+
+    Signals are counted by a watchdog thread that the interpreter's C-level signal handler
+    wakes through `signal.set_wakeup_fd`, not by a Python handler: a Python handler runs
+    only when the main thread returns to the interpreter, which a thread stuck in native
+    code (a model's forward pass, an image codec, a read the signal went past because the
+    kernel delivered it to another thread) may never do. `on_first` must be thread-safe
+    (`Agent.request_stop` is). After the first signal the handlers stay installed until the
+    process exits, so a second Ctrl+C while envs and models close is an exit too, never a
+    KeyboardInterrupt traceback.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, on_first: Any) -> None:
         self.on_first = on_first
         self.count = 0
+        self.saved: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._pipe: tuple[int, int] | None = None
+        self._saved_fd = -1
 
     def __enter__(self) -> Signals:
-        self.saved = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            r, w = os.pipe()
+            os.set_blocking(w, False)
+            self._saved_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            self._pipe = (r, w)
+            threading.Thread(target=self._watch, args=(r,), name="signals", daemon=True).start()
+        except (OSError, ValueError):  # no pipe: the Python handler counts (the main thread must get there)
+            self._pipe = None
+        self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.count += 1
-        if self.count == 1:
-            print("\nstopping after the current action (Ctrl+C again to quit now)", file=sys.stderr, flush=True)
-            self.on_first("interrupted by the user" if signum == signal.SIGINT else "terminated")
-        else:
+        if self._pipe is None:
+            self._signal(signum)
+        # else: the watchdog already saw this signal; running here only made a blocking call retry
+
+    def _watch(self, fd: int) -> None:
+        while True:
+            try:
+                data = os.read(fd, 64)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            if not data or 0 in data:  # __exit__ said goodbye
+                os.close(fd)
+                return
+            for signum in data:
+                if signum in self.SIGNALS:
+                    self._signal(signum)
+
+    def _signal(self, signum: int) -> None:
+        with self._lock:
+            self.count += 1
+            first = self.count == 1
+        if not first:
             # Files already written are complete: every write is a rename of a finished temp file.
             os._exit(EXIT_INTERRUPTED)
+        print("\nstopping after the current action (Ctrl+C again to quit now)", file=sys.stderr, flush=True)
+        self.on_first("interrupted by the user" if signum == signal.SIGINT else "terminated")
 
     def __exit__(self, *exc: object) -> None:
+        if self.count:  # a stop is under way: the next signal must still exit at once
+            return
         for s, h in self.saved.items():
             signal.signal(s, h)
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._saved_fd)
+            r, w = self._pipe
+            os.write(w, b"\0")  # ends the watchdog, which closes its end (closing it here would not wake a read)
+            os.close(w)
+            self._pipe = None

@@ -140,6 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from guiagent.agent.loop import Agent
     from guiagent.agent.progress import Progress
     from guiagent.agent.trajectory import TrajectoryError, compare_actions, load_trajectory
@@ -152,13 +154,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (TrajectoryError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     meta = recorded.meta
+    try:
+        pixels = PixelBudget(min_pixels=meta.min_pixels, max_pixels=meta.max_pixels)
+    except ValidationError as exc:
+        raise UsageError(f"{args.traj_dir}: field meta.min_pixels/max_pixels: "
+                         f"{exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     guard = _guard(args)  # a shared trajectory is untrusted: the built-in deny list and --policy apply
     out = out_dir(args.out, "replay-")
     with run_folder(out):
         env = open_env(args.env)
         try:
             agent = Agent(
-                model, env, budget=PixelBudget(min_pixels=meta.min_pixels, max_pixels=meta.max_pixels),
+                model, env, budget=pixels,
                 max_steps=max(len(recorded.steps), 1), history=meta.history, out_dir=out, callbacks=[Progress()],
                 guard=guard, dry_run=args.dry_run, calls=meta.calls, model_spec=f"replay:{args.traj_dir}",
                 env_spec=args.env,

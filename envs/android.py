@@ -47,9 +47,12 @@ from guiagent.envs.base import ActionError, Env, EnvError
 from guiagent.tools.keys import normalize_newlines
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from guiagent.envs.adb_wire import ShellResult
     from guiagent.envs.android_apps import LauncherApp
     from guiagent.tools.actions import Action
+    from guiagent.tools.checks import CheckResult
     from guiagent.tools.frame import Screenshot
     from PIL.Image import Image
 
@@ -636,3 +639,142 @@ class AndroidEnv(Env):
 
     def close(self) -> None:
         """Nothing stays open between calls: each one is its own adb server connection."""
+
+
+# ---------------------------------------------------------------------------- probe (guiagent doctor)
+
+START_ADB = ("adb start-server (Debian/Ubuntu: apt install adb; elsewhere: Android SDK platform-tools); "
+             "for the simulated phone: guiagent simphone, then adb connect 127.0.0.1:PORT")
+_STATE_FIX = {
+    "unauthorized": "unlock the phone and accept 'Allow USB debugging?'; no prompt: revoke USB debugging "
+                    "authorizations in Developer options, then adb kill-server && adb start-server",
+    "offline": "adb reconnect offline (or replug the cable; over TCP: adb disconnect SERIAL && adb connect SERIAL)",
+    "no permissions": "add a udev rule for the phone (Debian: apt install android-sdk-platform-tools-common) "
+                      "and replug",
+}
+
+
+def adb_server_address() -> tuple[str, int]:
+    """The adb server's host and port, from the same variables adb and adbutils read."""
+    import os
+
+    host = os.environ.get("ANDROID_ADB_SERVER_HOST") or os.environ.get("ANDROID_ADB_SERVER_ADDRESS") or "127.0.0.1"
+    port = os.environ.get("ANDROID_ADB_SERVER_PORT", "5037")
+    return host, int(port) if port.isdigit() else 5037
+
+
+def check_adb_server(required: bool = False) -> tuple[CheckResult, Any]:
+    """Whether an adb server answers; never starts one. Returns (result, adbutils client or None)."""
+    import socket
+
+    from guiagent.tools.checks import ANDROID, NETWORK_TIMEOUT, first_line, results_for, severity
+
+    r = results_for(ANDROID)
+    host, port = adb_server_address()
+    try:
+        # A plain socket first: adbutils would run `adb start-server` on a refused connection.
+        with socket.create_connection((host, port), timeout=NETWORK_TIMEOUT):
+            pass
+    except OSError as exc:
+        why = "connection refused" if isinstance(exc, ConnectionRefusedError) else first_line(exc)
+        return r("adb server", severity(required), f"no adb server on {host}:{port} ({why})", START_ADB), None
+    try:
+        import adbutils
+
+        client = adbutils.AdbClient(host=host, port=port, socket_timeout=NETWORK_TIMEOUT)
+        version = client.server_version()
+    except Exception as exc:  # noqa: BLE001 - AdbError, AdbTimeout, socket errors
+        return r("adb server", "FAIL", f"{host}:{port} accepts connections but does not answer as adb "
+                 f"({first_line(exc)})", "adb kill-server && adb start-server"), None
+    return r("adb server", "OK", f"protocol {version} on {host}:{port}"), client
+
+
+def check_devices(client: Any, required: bool = False, serial: str | None = None) -> tuple[list[CheckResult], list[Any]]:
+    """The device list as a whole: (problems with it, the devices to check one by one)."""
+    from guiagent.tools.checks import ANDROID, first_line, results_for, severity
+
+    r = results_for(ANDROID)
+    try:
+        devices = client.list()
+    except Exception as exc:  # noqa: BLE001
+        return [r("devices", "FAIL", f"cannot list devices ({first_line(exc)})", "adb kill-server && adb "
+                  "start-server")], []
+    if not devices:
+        return [r("devices", severity(required), "no device attached",
+                  "enable USB debugging and plug the phone in; Wi-Fi/emulator: adb connect HOST:PORT; simulated "
+                  "phone: guiagent simphone")], []
+    out = []
+    if serial:
+        if serial not in {d.serial for d in devices}:
+            out.append(r("devices", "FAIL", f"{serial} is not attached; attached: "
+                         + ", ".join(f"{d.serial} ({d.state})" for d in devices),
+                         f"adb connect {serial} (network devices) or pick one of the serials above"))
+        devices = [d for d in devices if d.serial == serial]
+    online = sum(1 for d in devices if d.state == "device")
+    if required and not serial and online > 1:
+        out.append(r("devices", "WARN", f"{online} devices online; `--env android` needs to know which",
+                     "name one: --env android:SERIAL"))
+    return out, devices
+
+
+def check_device_state(device: Any) -> CheckResult:
+    """A device is usable only in state "device" (not unauthorized, offline, recovery ...)."""
+    from guiagent.tools.checks import ANDROID, results_for
+
+    r = results_for(ANDROID)
+    if device.state == "device":
+        return r("device", "OK", f"{device.serial}: online")
+    return r("device", "FAIL", f"{device.serial}: state {device.state!r}",
+             _STATE_FIX.get(device.state, "reboot the phone into normal mode (adb reboot)"))
+
+
+def check_device_screen(client: Any, serial: str) -> CheckResult:
+    """`wm size`: physical size and any override."""
+    from guiagent.tools.checks import ANDROID, NETWORK_TIMEOUT, first_line, results_for
+
+    r = results_for(ANDROID)
+    try:
+        text = client.device(serial).shell("wm size", timeout=NETWORK_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001
+        return r("screen size", "FAIL", f"{serial}: `wm size` failed ({first_line(exc)})", f"adb -s {serial} reconnect")
+    sizes = dict(re.findall(r"(Physical|Override) size:\s*(\d+x\d+)", text))
+    if "Physical" not in sizes:
+        return r("screen size", "FAIL", f"{serial}: `wm size` said {text.strip()[:120]!r}", "check the device is booted")
+    extra = f" (override {sizes['Override']}: screenshots and taps use it)" if "Override" in sizes else ""
+    return r("screen size", "OK", f"{serial}: {sizes['Physical']}{extra}")
+
+
+def check_device_ime(client: Any, serial: str) -> CheckResult:
+    """An input method that can type non-ASCII text (ADBKeyboard) is enabled."""
+    from guiagent.tools.checks import ANDROID, NETWORK_TIMEOUT, first_line, results_for
+
+    r = results_for(ANDROID)
+    try:
+        text = client.device(serial).shell("ime list -s", timeout=NETWORK_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001
+        return r("input method", "WARN", f"{serial}: `ime list -s` failed ({first_line(exc)})")
+    if ADB_IME in text.split():
+        return r("input method", "OK", f"{serial}: ADBKeyboard enabled: non-ASCII text can be typed")
+    return r("input method", "WARN", f"{serial}: ADBKeyboard is not enabled: only ASCII text can be typed "
+             "(`adb shell input text` cannot type é or 中文)",
+             f"install ADBKeyboard.apk (github.com/senzhk/ADBKeyBoard): adb -s {serial} install ADBKeyboard.apk && "
+             f"adb -s {serial} shell ime enable {ADB_IME}")
+
+
+def probe(required: bool = False, serial: str | None = None) -> list[CheckResult]:
+    """This machine's Android checks without starting an env (nor an adb server): the adb server, the devices,
+    and per online device its state, screen size and input method.
+
+    `required` (the user asked for ``--env android``) makes a missing part FAIL instead of WARN; `serial`
+    (``android:SERIAL``) must be attached."""
+    server, client = check_adb_server(required)
+    out = [server]
+    if client is None:
+        return out
+    problems, devices = check_devices(client, required, serial)
+    out += problems
+    for d in devices:
+        out.append(check_device_state(d))
+        if d.state == "device":
+            out += [check_device_screen(client, d.serial), check_device_ime(client, d.serial)]
+    return out

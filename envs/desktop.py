@@ -54,6 +54,7 @@ from guiagent.tools.keys import UnknownKey, normalize_newlines, resolve_chord
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import Action
+    from guiagent.tools.checks import CheckResult
     from guiagent.tools.frame import Screenshot
 
 XDOTOOL_INSTALL_HINT = "install xdotool (apt install xdotool / dnf install xdotool / pacman -S xdotool)"
@@ -620,3 +621,151 @@ def _geom(m: dict) -> str:
 
 
 __all__ = ["DesktopEnv", "wheel_clicks"]
+
+
+# ---------------------------------------------------------------------------- probe (guiagent doctor)
+
+XVFB_RUN = "xvfb-run -s '-screen 0 1920x1080x24' guiagent run ..."
+
+
+def check_display(required: bool = False) -> tuple[CheckResult, bool]:
+    """Which display server there is, and whether an X11 client can use it. Returns (result, usable)."""
+    import platform
+
+    from guiagent.tools.checks import DESKTOP, first_line, results_for, severity
+
+    r = results_for(DESKTOP)
+    if sys.platform == "darwin" or sys.platform.startswith("win"):
+        return r("display", "OK", f"{platform.system()}: native screen capture and input (no X11 needed)"), True
+    display = os.environ.get("DISPLAY", "")
+    wayland = bool(os.environ.get("WAYLAND_DISPLAY")) or os.environ.get("XDG_SESSION_TYPE", "").lower() == "wayland"
+    if not display:
+        if wayland:
+            return r("display", severity(required), "Wayland session without an X11 DISPLAY: mss and pyautogui "
+                     "only work on X11", "log in with an X11 session ('Ubuntu on Xorg' at the login screen), or "
+                     f"run headless under Xvfb: {XVFB_RUN}"), False
+        return r("display", severity(required), "no display server: DISPLAY is not set",
+                 f"run headless under Xvfb: {XVFB_RUN} (apt install xvfb), or export DISPLAY=:0 from a desktop "
+                 "session"), False
+    xauth = os.environ.get("XAUTHORITY") or str(Path.home() / ".Xauthority")
+    if not os.path.exists(xauth):
+        # Xlib refuses to connect when the cookie file is missing; an empty one works for a
+        # server without access control (Xvfb), which is what the desktop env does too.
+        from guiagent.envs.xvfb import empty_xauthority
+
+        os.environ["XAUTHORITY"] = empty_xauthority()
+    try:
+        import Xlib.display
+
+        with _quiet_stdout():
+            d = Xlib.display.Display(display)
+    except Exception as exc:  # noqa: BLE001 - DisplayConnectionError, XauthError, socket errors
+        return r("display", "FAIL", f"DISPLAY={display} cannot be opened ({first_line(exc)})",
+                 "start the X server or fix DISPLAY (ssh: use -X, or run under Xvfb: " + XVFB_RUN + ")"), False
+    try:
+        vendor = d.display.info.vendor
+        screen = d.screen()
+        size = f"{screen.width_in_pixels}x{screen.height_in_pixels}"
+        if d.query_extension("XWAYLAND") is not None:
+            return r("display", severity(required), f"{display} is XWayland ({size}): clicks and screenshots reach "
+                     "X11 windows only", "log in with an X11 session, or run under Xvfb: " + XVFB_RUN), False
+        if d.query_extension("XTEST") is None:
+            return r("display", "FAIL", f"X11 {display} ({vendor}) lacks the XTEST extension needed for synthetic "
+                     "input", "enable XTEST in the X server (Xvfb has it by default)"), False
+    finally:
+        d.close()
+    return r("display", "OK", f"X11 {display} ({vendor}), root window {size}, XTEST present"), True
+
+
+def check_capture(required: bool = False, monitor: int | None = None) -> tuple[CheckResult, tuple[int, int] | None]:
+    """mss grabs a 1x1 region; returns the virtual screen's captured size."""
+    from guiagent.tools.checks import DESKTOP, dist_version, first_line, results_for, severity
+
+    r = results_for(DESKTOP)
+    try:
+        import mss
+
+        with mss.mss() as sct:
+            m = sct.monitors[0]
+            shot = sct.grab({"left": m["left"], "top": m["top"], "width": 1, "height": 1})
+            monitors = [_geom(x) for x in sct.monitors[1:]]
+            count = len(sct.monitors) - 1
+    except Exception as exc:  # noqa: BLE001 - ScreenShotError and platform errors
+        return r("screen capture", severity(required), f"mss cannot capture ({first_line(exc)})",
+                 "macOS: allow Screen Recording for the terminal in System Settings > Privacy; Linux: check "
+                 "DISPLAY"), None
+    n = len(monitors)
+    if monitor is not None and not 0 <= monitor <= count:
+        return r("screen capture", "FAIL", f"monitor {monitor} does not exist; this display has {count}: "
+                 + ", ".join(f"{i} = {g}" for i, g in enumerate(monitors, 1)), "use --env desktop:N with N from "
+                 "this list (0 = all monitors)"), (m["width"], m["height"])
+    return r("screen capture", "OK", f"mss {dist_version('mss')} grabbed {shot.width}x{shot.height} px; {n} monitor"
+             f"{'s' if n != 1 else ''}: {', '.join(monitors)}"), (m["width"], m["height"])
+
+
+def check_input(required: bool = False) -> tuple[CheckResult, tuple[int, int] | None]:
+    """pyautogui loads and reads the pointer; returns its (logical) screen size."""
+    from guiagent.tools.checks import DESKTOP, dist_version, first_line, results_for, severity
+
+    r = results_for(DESKTOP)
+    try:
+        with _quiet_stdout():
+            import pyautogui
+
+            x, y = pyautogui.position()
+            w, h = pyautogui.size()
+    except Exception as exc:  # noqa: BLE001 - Xlib, DisplayConnectionError, missing accessibility rights
+        return r("input", severity(required), f"pyautogui cannot read the pointer ({first_line(exc)})",
+                 "macOS: allow Accessibility for the terminal; Linux: pip install python-xlib, check DISPLAY"), None
+    return r("input", "OK", f"pyautogui {dist_version('pyautogui')}: pointer at ({x}, {y}) on a {w}x{h} screen"), (w, h)
+
+
+def check_scale(captured: tuple[int, int], logical: tuple[int, int]) -> CheckResult:
+    """HiDPI: captured pixels per logical point (the Frame maps clicks through it)."""
+    from guiagent.tools.checks import DESKTOP, results_for
+
+    r = results_for(DESKTOP)
+    sx, sy = captured[0] / logical[0], captured[1] / logical[1]
+    sizes = f"captured {captured[0]}x{captured[1]} px for {logical[0]}x{logical[1]} logical points"
+    if abs(sx - sy) > 0.01:
+        return r("HiDPI scale", "WARN", f"uneven scale {sx:.3g} x {sy:.3g} ({sizes}): capture and input disagree",
+                 "make the process DPI-aware (Windows) or use one scale for every monitor")
+    if abs(sx - 1) < 0.005:
+        return r("HiDPI scale", "OK", f"1 ({sizes})")
+    return r("HiDPI scale", "OK", f"{sx:g} ({sizes}); clicks are mapped through the Frame")
+
+
+def check_xdotool() -> CheckResult:
+    """xdotool types what pyautogui cannot (non-ASCII text)."""
+    from guiagent.tools.checks import DESKTOP, NETWORK_TIMEOUT, results_for
+
+    r = results_for(DESKTOP)
+    if not sys.platform.startswith("linux"):
+        return r("xdotool", "OK", "not needed on this platform")
+    exe = shutil.which("xdotool")
+    if exe is None:
+        return r("xdotool", "WARN", "not found: non-ASCII text (é, 中文, emoji) cannot be typed on the desktop",
+                 XDOTOOL_INSTALL_HINT)
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=NETWORK_TIMEOUT).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return r("xdotool", "OK", f"{out.strip().splitlines()[0] if out.strip() else exe}: non-ASCII text is typed "
+             "through it")
+
+
+def probe(required: bool = False, monitor: int | None = None) -> list[CheckResult]:
+    """This machine's desktop checks without starting an env: display, capture, input, HiDPI scale, xdotool.
+
+    `required` (the user asked for ``--env desktop``) makes a missing part FAIL instead of WARN; `monitor`
+    (``desktop:N``) must exist."""
+    display, usable = check_display(required)
+    out = [display]
+    if usable:
+        capture, captured = check_capture(required, monitor)
+        inp, logical = check_input(required)
+        out += [capture, inp]
+        if captured and logical:
+            out.append(check_scale(captured, logical))
+    out.append(check_xdotool())
+    return out

@@ -34,6 +34,7 @@ from guiagent.model.batching import Batcher
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import ActionSpace
+    from guiagent.tools.checks import CheckResult
 
 log = logging.getLogger("guiagent.model.hf")
 
@@ -461,3 +462,148 @@ class HFModel(Model):
             results.append(Completion(text=text, usage=usage, timings=dict(timings),
                                       finish_reason="stop" if stop_at is not None else "length"))
         return results
+
+
+# ---------------------------------------------------------------------------- probe (guiagent doctor)
+
+_TOKENIZER_SETS = (("tokenizer.json",), ("vocab.json", "merges.txt"))
+# Bytes per parameter in bf16, plus headroom for activations and the KV cache.
+_BF16_BYTES, _HEADROOM = 2, 1.25
+_GIB = 1024**3
+
+
+def missing_files(folder: Path) -> list[str]:
+    """What a Qwen2.5-VL checkpoint folder lacks (empty when complete)."""
+    import json
+
+    missing = [f for f in ("config.json", "preprocessor_config.json") if not (folder / f).is_file()]
+    if not any(all((folder / f).is_file() for f in s) for s in _TOKENIZER_SETS):
+        missing.append("tokenizer.json (or vocab.json + merges.txt)")
+    if not (folder / "tokenizer_config.json").is_file():
+        missing.append("tokenizer_config.json")
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (OSError, ValueError, KeyError, AttributeError):
+            return [*missing, "a readable model.safetensors.index.json"]
+        absent = [s for s in shards if not (folder / s).is_file()]
+        if absent:
+            missing.append(f"{len(absent)} of {len(shards)} weight shards ({absent[0]}…)")
+    elif not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        missing.append("weights (*.safetensors)")
+    return missing
+
+
+def _find_checkpoint(path: str) -> tuple[Path | None, str]:
+    """(folder, where it was found) for a local path or a hub id in the cache; never downloads."""
+    local = Path(path).expanduser()
+    if local.exists():
+        return local, "local folder"
+    if path.startswith(("/", ".", "~")) or path.count("/") > 1:
+        return None, "no such folder"
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(path, local_files_only=True)), "HF cache"
+    except Exception:  # noqa: BLE001 - LocalEntryNotFoundError, a malformed id
+        return None, "not in the HF cache"
+
+
+def _hf_home() -> str:
+    return os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+
+
+def probe(path: str, required: bool = False) -> list[CheckResult]:
+    """`hf:PATH_OR_ID` without loading weights: the checkpoint's files are all there and transformers reads its
+    config. `required` (the user named this model) makes a checkpoint not downloaded yet FAIL instead of WARN."""
+    from guiagent.tools.checks import MODEL, dist_version, first_line, results_for, severity
+
+    r = results_for(MODEL)
+    name = "model files"
+    folder, where = _find_checkpoint(path)
+    if folder is None:
+        if where == "no such folder":
+            return [r(name, "FAIL", f"hf:{path}: no such folder", "give a checkpoint folder or a hub id like "
+                      "Qwen/Qwen2.5-VL-7B-Instruct")]
+        return [r(name, severity(required), f"hf:{path} is {where} (HF_HOME={_hf_home()})",
+                  f"hf download {path}  (or give a local folder: --model hf:/path/to/checkpoint)")]
+    missing = missing_files(folder)
+    if missing:
+        fix = (f"hf download {path}  (resumes the download)" if where == "HF cache"
+               else "copy the complete checkpoint (config, processor, tokenizer and weight files)")
+        return [r(name, "FAIL", f"hf:{path}: {where} {folder} lacks: {'; '.join(missing)}", fix)]
+    at = "" if where == "local folder" else f" (HF cache: {folder})"
+    out = [r(name, "OK", f"hf:{path}{at}: config, processor, tokenizer and weights present")]
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - ValueError (unknown model_type), OSError, JSON errors
+        out.append(r("model config", "FAIL", f"transformers {dist_version('transformers')} cannot load the config "
+                     f"({first_line(exc)})", "upgrade transformers (pip install -U 'transformers>=5.24,<6')"))
+        return out
+    kind = getattr(config, "model_type", "?")
+    if kind != "qwen2_5_vl":
+        out.append(r("model config", "WARN", f"model_type {kind!r}: the prompt and parser are Qwen2.5-VL's",
+                     "use a Qwen2.5-VL checkpoint, or expect other models to answer in another format"))
+    else:
+        text = getattr(config, "text_config", config)
+        layers, hidden = getattr(text, "num_hidden_layers", "?"), getattr(text, "hidden_size", "?")
+        out.append(r("model config", "OK", f"{kind}: {layers} layers, hidden size {hidden}"))
+    return out
+
+
+def params_billions(spec: str | None) -> float | None:
+    """Billions of parameters from a model name such as Qwen2.5-VL-7B-Instruct (None when not stated)."""
+    import re
+
+    m = re.search(r"(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", spec or "")
+    return float(m.group(1)) if m else None
+
+
+def probe_gpu(spec: str | None, local: bool, required: bool = False) -> list[CheckResult]:
+    """torch, CUDA, free GPU memory against what the model `spec` needs in bf16, and flash-attn.
+
+    `local`: the model runs in this process (an ``hf:`` model or none named), so a missing GPU matters;
+    `required`: the user named an ``hf:`` model, so torch must import."""
+    from guiagent.tools.checks import GPU, dist_version, first_line, results_for, severity
+
+    r = results_for(GPU)
+    try:
+        import torch
+    except Exception as exc:  # noqa: BLE001 - ImportError, a broken CUDA runtime (OSError)
+        return [r("torch", severity(required) if local else "OK",
+                  f"cannot import torch ({first_line(exc)})" + ("" if local else "; not needed: the model runs on "
+                                                                 "the server"),
+                  "pip install torch (CUDA builds: https://pytorch.org/get-started/locally/)" if local else None)]
+    out = [r("torch", "OK", f"torch {torch.__version__}")]
+    if not torch.cuda.is_available():
+        if not local:
+            out.append(r("CUDA", "OK", "no CUDA; not needed: the model runs on the server"))
+            return out
+        out.append(r("CUDA", "WARN", "no CUDA GPU: hf: models run on the CPU (a 7B model takes minutes per step)",
+                     "install an NVIDIA driver and a CUDA build of torch, or serve the model with vLLM on a GPU "
+                     "machine and use --model openai:http://HOST:8000/v1"))
+        out.append(r("flash-attn", "OK", "not used without CUDA"))
+        return out
+    n = torch.cuda.device_count()
+    names = sorted({torch.cuda.get_device_name(i) for i in range(n)})
+    out.append(r("CUDA", "OK", f"CUDA {torch.version.cuda}, {n} GPU{'s' if n != 1 else ''}: {', '.join(names)}"))
+    billions = params_billions(spec or "Qwen2.5-VL-7B") if local else None
+    want = billions * 1e9 * _BF16_BYTES * _HEADROOM / _GIB if billions else None
+    free_total = 0.0
+    for i in range(n):
+        free, total = torch.cuda.mem_get_info(i)
+        free_total += free / _GIB
+        out.append(r(f"GPU {i} memory", "OK", f"{free / _GIB:.1f} of {total / _GIB:.1f} GiB free"))
+    if want is not None and free_total < want:
+        out.append(r("GPU memory", "WARN", f"a {billions:g}B model in bf16 needs about {want:.0f} GiB; "
+                     f"{free_total:.1f} GiB are free on {n} GPU{'s' if n != 1 else ''}",
+                     "free GPU memory, use more GPUs (they are used together), or a smaller model"))
+    if importlib.util.find_spec("flash_attn") is not None:
+        out.append(r("flash-attn", "OK", f"flash-attn {dist_version('flash-attn')}: attention uses flash_attention_2"))
+    else:
+        out.append(r("flash-attn", "WARN", "not installed: attention falls back to sdpa (slower and more memory on "
+                     "long prompts)", "pip install flash-attn --no-build-isolation"))
+    return out

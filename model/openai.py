@@ -45,6 +45,7 @@ from guiagent.model.redact import redact, split_userinfo
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import ActionSpace
+    from guiagent.tools.checks import CheckResult
 
 log = logging.getLogger("guiagent.model.openai")
 
@@ -395,3 +396,43 @@ def _server_message(text: str) -> str:
 
 def _status_text(fail: _HTTPFailure) -> str:
     return f"HTTP {fail.status}" if fail.status is not None else fail.message
+
+
+# ---------------------------------------------------------------------------- probe (guiagent doctor)
+
+
+def probe(url: str) -> list[CheckResult]:
+    """`openai:URL`: GET {base}/models with a short timeout; the served models and how many screenshots fit
+    their context."""
+    from guiagent.model.image import PixelBudget
+    from guiagent.tools.checks import MODEL, NETWORK_TIMEOUT, Status, first_line, results_for
+
+    r = results_for(MODEL)
+    try:
+        client = OpenAIModel(url, timeout=NETWORK_TIMEOUT, max_retries=0)
+        entries = client.models()
+    except ModelError as exc:
+        return [r("endpoint", "FAIL", first_line(exc),
+                  "start the server (e.g. vllm serve Qwen/Qwen2.5-VL-7B-Instruct --port 8000 "
+                  "--max-model-len 32768) or fix the URL; the base URL usually ends in /v1")]
+    base = client.base_url
+    if not entries:
+        return [r("endpoint", "FAIL", f"openai:{base} answers but lists no model", "load a model on the server")]
+    out = [r("endpoint", "OK", f"openai:{base} serves {len(entries)} model{'s' if len(entries) != 1 else ''}: "
+             + ", ".join(str(e["id"]) for e in entries[:8]))]
+    # One 1920x1080 screenshot at the default pixel budget.
+    per_image = PixelBudget().image_tokens(1920, 1080)
+    for e in entries[:8]:
+        mml = e.get("max_model_len") or e.get("context_length")
+        if not isinstance(mml, (int, float)) or mml <= 0:
+            out.append(r("context", "OK", f"{e['id']}: max_model_len not reported"))
+            continue
+        fits = int(mml) // per_image
+        status: Status = "OK" if fits >= 1 else "FAIL"
+        out.append(r("context", status, f"{e['id']}: max_model_len {int(mml)}, about {fits} 1920x1080 "
+                     f"screenshot{'s' if fits != 1 else ''} ({per_image} tokens each at the default budget)",
+                     None if fits >= 1 else "restart the server with --max-model-len 32768, or lower --max-pixels"))
+    if len(entries) > 1:
+        out.append(r("served model", "WARN", "several models: `guiagent run` needs to know which",
+                     "pass --served-model NAME to guiagent run"))
+    return out

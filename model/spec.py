@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guiagent.model.base import Model
+
+if TYPE_CHECKING:
+    from guiagent.tools.checks import CheckResult
 
 DEFAULT_MODEL = "hf:Qwen/Qwen2.5-VL-7B-Instruct"
 
@@ -38,3 +41,30 @@ def load_model(spec: str, **options: Any) -> Model:
     raise ValueError(
         f"unknown model spec {spec!r}; use hf:PATH_OR_ID, openai:BASE_URL, scripted:FILE or replay:TRAJ_DIR"
     )
+
+
+def probe(spec: str | None = None) -> list[CheckResult]:
+    """Check a model spec without loading weights (`guiagent doctor`): an ``hf:`` checkpoint's files and config,
+    an ``openai:`` endpoint, or that a ``scripted:``/``replay:`` file loads. No spec checks `DEFAULT_MODEL`, whose
+    absence only warns."""
+    spec_ = spec or DEFAULT_MODEL
+    scheme, _, rest = spec_.partition(":")
+    if scheme == "hf":
+        from guiagent.model import hf
+
+        return hf.probe(rest, required=spec is not None)
+    if scheme == "openai":
+        from guiagent.model import openai
+
+        return openai.probe(rest)
+    from guiagent.tools.checks import MODEL, first_line, results_for
+
+    r = results_for(MODEL)
+    try:
+        model = load_model(spec_)
+    except (ValueError, OSError) as exc:
+        return [r("model", "FAIL", first_line(exc), "fix the path")]
+    from guiagent.model.scripted import ScriptedModel
+
+    replies = len(model.replies) if isinstance(model, ScriptedModel) else 0  # replay: is a ScriptedModel too
+    return [r("model", "OK", f"{spec_}: {replies} scripted replies")]

@@ -18,55 +18,11 @@ from guiagent.envs.simphone.adbd import (
     AUTH_SIGNATURE,
     AUTH_TOKEN,
     HEADER,
-    pack,
-    read_message,
 )
 from guiagent.envs.simphone.server import SimPhone
 from PIL import Image
 
-
-class Host:
-    """The host side of the protocol, written from the wire format, not from adbd.py's classes."""
-
-    def __init__(self, port: int, version: int = A_VERSION, maxdata: int = 1 << 20) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.version, self.maxdata = version, maxdata
-        self.next_id = 100
-
-    def send(self, command: int, arg0: int, arg1: int, payload: bytes = b"") -> None:
-        self.sock.sendall(pack(command, arg0, arg1, payload))
-
-    def recv(self, timeout: float = 5.0):
-        self.sock.settimeout(timeout)
-        return read_message(self.sock)
-
-    def connect(self):
-        self.send(A_CNXN, self.version, self.maxdata, b"host::features=shell_v2\0")
-        return self.recv()
-
-    def run(self, service: str) -> tuple[bytes, list[int]]:
-        """OPEN a service, acknowledge every WRTE, return (data, WRTE sizes)."""
-        local = self.next_id
-        self.next_id += 1
-        self.send(A_OPEN, local, 0, service.encode() + b"\0")
-        cmd, remote, mine, _ = self.recv()
-        if cmd == A_CLSE:
-            return b"", []
-        assert (cmd, mine) == (A_OKAY, local)
-        data, sizes = bytearray(), []
-        while True:
-            cmd, arg0, arg1, payload = self.recv()
-            assert arg1 == local
-            if cmd == A_CLSE:
-                self.send(A_CLSE, local, arg0)
-                return bytes(data), sizes
-            assert cmd == A_WRTE
-            data += payload
-            sizes.append(len(payload))
-            self.send(A_OKAY, local, arg0)
-
-    def close(self) -> None:
-        self.sock.close()
+from tests.fixtures.adb_host import Host
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import logging
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +42,15 @@ SHELL_STDIN, SHELL_STDOUT, SHELL_STDERR, SHELL_EXIT, SHELL_CLOSE_STDIN, SHELL_WI
 HEADER = struct.Struct("<6I")
 # How long a stream waits for the host's OKAY before giving up on a dead connection.
 ACK_TIMEOUT_S = 30.0
+# A host that hangs up mid-answer must end only its own connection: without this flag a write to the
+# reset socket raises SIGPIPE, which kills the whole phone wherever SIGPIPE is not ignored.
+_NO_SIGPIPE = getattr(socket, "MSG_NOSIGNAL", 0)
+_RECV_CHUNK = 256 * 1024
+# Open streams per connection; the adb server uses a handful at a time.
+MAX_STREAMS = 256
+# After a failed accept() (out of file descriptors, a connection reset before it was taken), wait this long
+# and go on serving: only `stop()` ends the accept loop.
+_ACCEPT_RETRY_S = 0.05
 
 Runner = Callable[[str], "tuple[bytes, bytes, int]"]
 NAMES = {A_SYNC: "SYNC", A_CNXN: "CNXN", A_AUTH: "AUTH", A_OPEN: "OPEN", A_OKAY: "OKAY", A_CLSE: "CLSE", A_WRTE: "WRTE"}
@@ -71,7 +81,8 @@ def read_message(sock: socket.socket) -> tuple[int, int, int, bytes]:
 def _read_exact(sock: socket.socket, n: int) -> bytes:
     buf = bytearray()
     while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
+        # Memory follows what arrives, not what a header declares.
+        chunk = sock.recv(min(n - len(buf), _RECV_CHUNK))
         if not chunk:
             raise ConnectionError("connection closed")
         buf += chunk
@@ -116,9 +127,9 @@ class _Connection:
     def send(self, command: int, arg0: int, arg1: int, payload: bytes | memoryview = b"") -> None:
         head = header(command, arg0, arg1, payload, self.checksums)
         with self.send_lock:
-            self.sock.sendall(head)
+            self.sock.sendall(head, _NO_SIGPIPE)
             if payload:
-                self.sock.sendall(payload)
+                self.sock.sendall(payload, _NO_SIGPIPE)
 
     def serve(self) -> None:
         try:
@@ -159,12 +170,15 @@ class _Connection:
         elif command == A_OPEN:
             if not self.online:
                 return
+            if len(self.streams) >= MAX_STREAMS:
+                self.send(A_CLSE, 0, arg0)  # refused, as an unknown service is: each stream is a thread
+                return
             local_id = self.next_id
             self.next_id += 1
             service = payload.rstrip(b"\0").decode("utf-8", "replace")
-            stream = _Stream(local_id, arg0)
-            self.streams[local_id] = stream
-            threading.Thread(target=self.run_stream, args=(stream, service), daemon=True,
+            opened = _Stream(local_id, arg0)
+            self.streams[local_id] = opened
+            threading.Thread(target=self.run_stream, args=(opened, service), daemon=True,
                              name=f"simphone-stream-{local_id}").start()
         elif command == A_OKAY:
             stream = self.streams.get(arg1)
@@ -175,10 +189,10 @@ class _Connection:
             # Stdin for a stream; no command reads it, but the host needs its OKAY.
             self.send(A_OKAY, arg1, arg0)
         elif command == A_CLSE:
-            stream = self.streams.pop(arg1, None)
-            if stream is not None and not stream.closed:
-                stream.closed = True
-                stream.acked.set()
+            closing = self.streams.pop(arg1, None)
+            if closing is not None and not closing.closed:
+                closing.closed = True
+                closing.acked.set()
                 self.send(A_CLSE, arg1, arg0)
         # A_SYNC and anything unknown: ignored, as adbd does.
 
@@ -278,15 +292,26 @@ class AdbdServer:
         while not self.stopping:
             try:
                 sock, _ = self.listener.accept()
-            except OSError:
-                break
-            # Small request/answer messages: without TCP_NODELAY, Nagle + delayed ACK
-            # add ~40-60 ms to every call.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Connection(self, sock)
-            with self.lock:
-                self.connections.add(conn)
-            threading.Thread(target=conn.serve, daemon=True, name="simphone-conn").start()
+            except OSError as exc:
+                if self.stopping:
+                    break
+                log.warning("accept failed (%s); still serving", exc)
+                time.sleep(_ACCEPT_RETRY_S)
+                continue
+            conn: _Connection | None = None
+            try:
+                # Small request/answer messages: without TCP_NODELAY, Nagle + delayed ACK
+                # add ~40-60 ms to every call.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                conn = _Connection(self, sock)
+                with self.lock:
+                    self.connections.add(conn)
+                threading.Thread(target=conn.serve, daemon=True, name="simphone-conn").start()
+            except (OSError, RuntimeError) as exc:  # a host gone already; no thread to spare
+                log.warning("dropping a new connection: %s", exc)
+                if conn is not None:
+                    self.forget(conn)
+                sock.close()
 
     def start(self) -> threading.Thread:
         """Serve in a background thread."""

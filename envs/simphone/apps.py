@@ -15,19 +15,45 @@ Back from a form discards it; Save validates and stores it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from guiagent.envs.simphone.state import LAUNCHER
-from guiagent.envs.simphone.ui import ERROR, SUBTEXT, TEXT, Widget
+from guiagent.envs.simphone.ui import ERROR, SUBTEXT, TEXT, Metrics, Widget
 
-if TYPE_CHECKING:
-    from guiagent.envs.simphone.phone import Phone
+
+class PhoneView(Protocol):
+    """What the apps use of the phone (`guiagent.envs.simphone.phone.Phone` provides it; the apps do not
+    import it, so the phone can own its apps without an import cycle)."""
+
+    m: Metrics
+    state: dict[str, Any]
+    props: dict[str, str]
+
+    def changed(self) -> None: ...
+
+    def next_id(self, table: str) -> int: ...
+
+    def launchable(self) -> list[App]: ...
+
+    def launch(self, package: str) -> None: ...
+
+    def top(self) -> dict: ...
+
+    def push(self, screen: dict) -> None: ...
+
+    def pop(self) -> None: ...
+
+    def back_in_app(self) -> None: ...
+
+    def focus(self, field: str | None) -> None: ...
+
+    def keyboard_height(self) -> int: ...
 
 
 class Builder:
     """Collects one screen's widgets for an app, with its colour and package."""
 
-    def __init__(self, phone: Phone, pkg: str, color: tuple[int, int, int]) -> None:
+    def __init__(self, phone: PhoneView, pkg: str, color: tuple[int, int, int]) -> None:
         self.phone = phone
         self.m = phone.m
         self.pkg = pkg
@@ -148,7 +174,7 @@ class App:
     fields: dict[str, tuple[str, ...]] = {}
     multiline: frozenset[str] = frozenset()
 
-    def __init__(self, phone: Phone) -> None:
+    def __init__(self, phone: PhoneView) -> None:
         self.phone = phone
 
     @property

@@ -8,7 +8,7 @@ size) live in its `Dialect`, so every backend of the family shares them.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from guiagent.model.image import PixelBudget
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -52,7 +52,7 @@ class ImagePart(BaseModel):
 
             self._resized = self.image if self.image.size == tuple(self.size) else self.image.resize(
                 tuple(self.size), PILImage.Resampling.BICUBIC)
-        return self._resized
+        return cast("Image", self._resized)
 
 
 class Message(BaseModel):
@@ -116,7 +116,7 @@ class Dialect(Protocol):
 
     def image_size(self, width: int, height: int, budget: PixelBudget) -> tuple[int, int]: ...
 
-    def tool(self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict: ...
+    def tool(self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict[str, Any]: ...
 
     def messages(
         self,

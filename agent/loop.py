@@ -119,7 +119,7 @@ class Agent:
         self.dry_run = dry_run
         self.settle = settle or Settle()
         self.answer = answer
-        self.model_spec = model_spec or getattr(model, "spec", model.name)
+        self.model_spec = model_spec or str(getattr(model, "spec", model.name))
         self.env_spec = env_spec or env.name
         self._stop_requested: str | None = None
         self.model.configure(self.budget)

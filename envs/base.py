@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import Action, ActionSpace
@@ -28,7 +28,7 @@ class Env:
     `terminate` never reach an env: the agent handles them.
     """
 
-    space: ClassVar[ActionSpace]
+    space: ActionSpace  # a class constant for most envs; replay and remote envs learn it when opened
     name: str = "env"
 
     def observe(self) -> Screenshot:

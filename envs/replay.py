@@ -27,7 +27,7 @@ class ReplayEnv(Env):
         file = self.dir / "trajectory.json"
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
-            self.space = data["meta"]["space"]  # type: ignore[misc]
+            self.space = data["meta"]["space"]
             self.steps = [(s["screenshot"], ScreenSpace.model_validate(s["frame"]["screen"]))
                           for s in data["steps"] if s.get("screenshot") and s.get("frame")]
         except FileNotFoundError:

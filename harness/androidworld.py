@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from guiagent.harness.sandbox import Sandbox
 from guiagent.harness.tasks import (
@@ -59,6 +59,7 @@ from guiagent.harness.tasks import (
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Result
+    from guiagent.envs.android import AndroidEnv
     from guiagent.tools.actions import Action
 
 
@@ -103,7 +104,7 @@ class TaskEval:
 class AndroidWorldTask(Task):
     """Wraps one instance of a TaskEval-like class."""
 
-    def __init__(self, cls: type, params: dict[str, Any], index: int, seed: int, source: str,
+    def __init__(self, cls: type[Any], params: dict[str, Any], index: int, seed: int, source: str,
                  default_domain: str) -> None:
         self.cls = cls
         self.params = params
@@ -123,13 +124,13 @@ class AndroidWorldTask(Task):
         self.instance = self.cls(dict(self.params))
         if getattr(self.instance, "start_on_home_screen", True):
             sandbox.shell("input keyevent KEYCODE_HOME")
-        sandbox.interaction_cache = ""
+        cast(AndroidSandbox, sandbox).interaction_cache = ""  # AndroidWorld tasks run only there
         self.instance.initialize_task(sandbox)
         goal = getattr(self.instance, "goal", None) or self.cls.template.format(**self.params)
         return str(goal)
 
     def evaluate(self, sandbox: Sandbox, result: Result) -> Outcome:
-        sandbox.interaction_cache = result.answer or ""
+        cast(AndroidSandbox, sandbox).interaction_cache = result.answer or ""
         done = result.status in ("success", "failure")  # the agent ended the episode itself
         if not done:
             return Outcome(0.0, {"reason": f"episode not done ({result.status}); AndroidWorld scores 0"})
@@ -194,7 +195,7 @@ def _import(file: Path) -> Any:
     return module
 
 
-def task_classes(module: Any) -> list[type]:
+def task_classes(module: Any) -> list[type[Any]]:
     listed = getattr(module, "TASKS", None)
     if listed is not None:
         return list(listed)
@@ -204,7 +205,7 @@ def task_classes(module: Any) -> list[type]:
             and callable(getattr(c, "is_successful", None))]
 
 
-def _params(cls: type, seed: int) -> dict[str, Any]:
+def _params(cls: type[Any], seed: int) -> dict[str, Any]:
     gen = getattr(cls, "generate_random_params", None)
     if gen is None:
         return {"seed": seed}
@@ -254,6 +255,8 @@ def load_module_tasks(file: Path, root: Path, config: SuiteConfig) -> list[Task]
 
 class AndroidSandbox(Sandbox):
     """A simulated phone of this worker's own (or the user's device), through the real adb server."""
+
+    env: AndroidEnv
 
     kind = "android"
 

@@ -22,12 +22,13 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from guiagent.harness.tasks import Outcome, Task, TaskSkip
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Result
+    from guiagent.envs.browser import BrowserEnv
     from guiagent.harness.sandbox import Sandbox
 
 
@@ -210,7 +211,7 @@ def _detail(conj: str, details: list[dict], n: int) -> dict:
 def _one(sb: Sandbox, func: str, r_cfg: dict | None, e_cfg: dict | None, opts: dict, task: Task,
          result: Result) -> tuple[float, dict]:
     if func == "miniwob_reward":
-        reward = sb.env.reward()
+        reward = cast("BrowserEnv", sb.env).reward()  # miniwob evaluators run only on the browser sandbox
         raw = float(reward.get("raw_reward") or 0)
         return (1.0 if reward.get("done") and raw >= 1.0 else 0.0), {"metric": func, **reward}
     if func == "infeasible":
@@ -229,7 +230,7 @@ def _one(sb: Sandbox, func: str, r_cfg: dict | None, e_cfg: dict | None, opts: d
 
 
 def _get(sb: Sandbox, cfg: dict, task: Task) -> Any:
-    getter = GETTERS.get(cfg.get("type"))
+    getter = GETTERS.get(cfg.get("type", ""))
     if getter is None:
         raise TaskSkip(f"evaluator getter {cfg.get('type')!r} is not supported")
     return getter(sb, cfg, task)

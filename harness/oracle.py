@@ -16,7 +16,7 @@ an error.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from guiagent.model.base import Completion, Message, Model, ModelError, RequestContext
 from guiagent.tools.actions import Terminate, action_from_dict
@@ -24,7 +24,7 @@ from guiagent.tools.actions import Terminate, action_from_dict
 if TYPE_CHECKING:
     from guiagent.harness.sandbox import Sandbox
     from guiagent.harness.tasks import Task
-    from guiagent.tools.actions import Action
+    from guiagent.tools.actions import Action, ActionSpace
 
 ORACLE_SPEC = "oracle"
 
@@ -69,7 +69,7 @@ class OracleModel(Model):
             model_action = context.frame.action_to_model(action)
         except ValueError as exc:  # OutOfFrame: the ground truth lies off screen
             model_action, note = Terminate(status="failure"), f"oracle: {exc}\n"
-        return Completion(text=note + self.dialect.format_call(context.space, model_action))
+        return Completion(text=note + self.dialect.format_call(cast("ActionSpace", context.space), model_action))
 
 
 def plan_action(plan: list[dict], sandbox: Sandbox, step: int, params: dict[str, Any]) -> Action | None:

@@ -18,6 +18,7 @@ import shutil
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from guiagent.harness.tasks import (
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Result
-    from guiagent.harness.sandbox import Sandbox
+    from guiagent.harness.sandbox import BrowserSandbox, Sandbox
     from guiagent.tools.actions import Action
 
 DEFAULT_MAX_STEPS = 15  # OSWorld run.py --max_steps
@@ -136,7 +137,7 @@ def run_steps(sandbox: Sandbox, steps: list[dict], task: Task, source: str) -> d
     for i, step in enumerate(steps):
         kind = step.get("type")
         params = dict(step.get("parameters") or {})
-        fn = _STEPS.get(kind)
+        fn = _STEPS.get(kind or "")
         if fn is None or kind not in STEPS_BY_ENV.get(sandbox.kind, ()):
             raise TaskSkip(f"step {i + 1} type {kind!r} is not supported on {sandbox.kind}")
         try:
@@ -227,7 +228,7 @@ def resolve_local(url: str, base: Path) -> Path:
     return path
 
 
-def _miniwob(sb: Sandbox, p: dict, *, task: Task, **_: Any) -> dict:
+def _miniwob(sb: BrowserSandbox, p: dict, *, task: Task, **_: Any) -> dict:
     seed = p.get("seed", task.seed)
     return {"instruction": sb.env.load(str(p["task"]), seed)}
 
@@ -242,7 +243,7 @@ def _python() -> str:
     return sys.executable
 
 
-_STEPS = {
+_STEPS: dict[str, Callable[..., Any]] = {
     "launch": _launch, "execute": _execute, "command": _execute, "open": _open, "sleep": _sleep,
     "activate_window": _activate, "close_window": _close, "download": _download, "miniwob": _miniwob,
     "adb_shell": _adb_shell,

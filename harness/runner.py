@@ -314,6 +314,7 @@ class Runner:
         timed_out = threading.Event()
         timers: list[threading.Timer] = []
         assign = getattr(self.model, "assign", None)
+        release = getattr(self.model, "release", None)  # the oracle pairs the two
         try:
             try:
                 instruction = task.setup(sb)
@@ -378,8 +379,8 @@ class Runner:
         except TaskSkip as exc:
             return TaskRecord(task=task.info(), status="skipped", reason=str(exc))
         finally:
-            if assign is not None:
-                self.model.release(sb.env)
+            if assign is not None and release is not None:
+                release(sb.env)
             try:
                 task.teardown(sb)
             except Exception as exc:  # noqa: BLE001 - a failed teardown spoils the sandbox, not the score

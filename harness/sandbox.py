@@ -32,6 +32,8 @@ from guiagent.harness.tasks import InfraError, TaskSkip
 
 if TYPE_CHECKING:
     from guiagent.envs.base import Env
+    from guiagent.envs.browser import BrowserEnv
+    from guiagent.harness.remote_env import RemoteEnv
 
 OSWORLD_HOME = "/home/user"  # where OSWorld's VM keeps the task files
 LAYOUT_DIR_VAR = "GUIAGENT_LAYOUT_DIR"  # the shipped desktop apps publish widget rectangles here
@@ -105,6 +107,7 @@ class Sandbox:
 
 
 class BrowserSandbox(Sandbox):
+    env: BrowserEnv
     kind = "miniwob"
     env_spec = "miniwob"
     # The browser env waits for the page itself (animations over, frames painted): the loop's
@@ -129,6 +132,7 @@ class BrowserSandbox(Sandbox):
 
 
 class DesktopSandbox(Sandbox):
+    env: RemoteEnv
     kind = "desktop"
 
     def __init__(self, root: Path, screen: tuple[int, int] = (1280, 720)) -> None:

@@ -347,7 +347,7 @@ class Shell:
         for fd, data in ((1, out), (2, err)):
             sink = fds.get(fd, "null")
             if sink in ("out", "err"):
-                sinks[sink] += data  # type: ignore[index]
+                sinks[sink] += data
             elif isinstance(sink, tuple):
                 _, path, append = sink
                 files = self.phone.state["files"]
@@ -682,6 +682,7 @@ class Shell:
             pkg, act = LAUNCHER, phone.launcher.activity
         else:
             app = phone.app(phone.foreground)
+            assert app is not None  # checked just above
             pkg, act = app.package, app.activity
         if full and act.startswith("."):
             act = pkg + act

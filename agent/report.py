@@ -159,6 +159,7 @@ def action_marks(records: list[ActionRecord], frame: Frame | None,
         end = tuple(act["coordinate2"]) if "coordinate2" in act else None
 
         def place(p: tuple[float, float]) -> tuple[float, float, tuple[float, float]]:
+            assert frame is not None  # called only past the `frame is None` check below
             pix = screen_to_pixel(frame, *p)
             x, y = _percent(frame, pix)
             return x, y, pix

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from guiagent.envs.base import ActionError, Env, EnvError
+
+if TYPE_CHECKING:
+    from guiagent.tools.actions import ActionSpace
 
 
 def make_env(spec: str, **options) -> Env:
@@ -28,7 +33,7 @@ def make_env(spec: str, **options) -> Env:
     raise ValueError(f"unknown env {spec!r}; use desktop[:MONITOR], android[:SERIAL] or replay:TRAJ_DIR")
 
 
-def space_of(spec: str) -> str:
+def space_of(spec: str) -> ActionSpace:
     """The action space an env spec uses, without opening the env."""
     kind, _, arg = spec.partition(":")
     if kind == "desktop":

@@ -40,7 +40,7 @@ import re
 import shlex
 import struct
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from guiagent.envs.adb_keys import UnknownKey, keycode
 from guiagent.envs.base import ActionError, Env, EnvError
@@ -494,7 +494,7 @@ class AndroidEnv(Env):
                     self.capture_timings[path] = time.perf_counter() - t
         if shot is None:
             raise EnvError(f"screencap fails on {self.serial} with both PNG and raw output", reason="env_error")
-        self.capture_path = min(self.capture_timings, key=self.capture_timings.__getitem__)  # type: ignore[assignment]
+        self.capture_path = cast(CapturePath, min(self.capture_timings, key=self.capture_timings.__getitem__))
         return shot
 
     def geometry(self, refresh: bool = False) -> tuple[int, int, int]:

@@ -31,7 +31,7 @@ class Env:
     `alive`); an env overrides the defaults that do not fit it.
     """
 
-    space: ClassVar[ActionSpace]
+    space: ActionSpace  # a class constant for most envs; replay and remote envs learn it when opened
     name: str = "env"
 
     def observe(self) -> Screenshot:

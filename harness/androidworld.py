@@ -37,7 +37,7 @@ import random
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from guiagent.harness.base import (
     SUITES_DIR,
@@ -99,7 +99,7 @@ class TaskEval:
 class AndroidWorldTask(Task):
     """Wraps one instance of a TaskEval-like class."""
 
-    def __init__(self, cls: type, params: dict[str, Any], index: int, seed: int, source: str,
+    def __init__(self, cls: type[Any], params: dict[str, Any], index: int, seed: int, source: str,
                  default_domain: str) -> None:
         self.cls: Any = cls  # any class with the TaskEval members; subclassing TaskEval is optional
         self.params = params
@@ -207,7 +207,7 @@ def task_classes(module: Any) -> list[type[Any]]:
             and callable(getattr(c, "is_successful", None))]
 
 
-def _params(cls: type, seed: int) -> dict[str, Any]:
+def _params(cls: type[Any], seed: int) -> dict[str, Any]:
     gen = getattr(cls, "generate_random_params", None)
     if gen is None:
         return {"seed": seed}

@@ -63,7 +63,7 @@ class OracleModel(Model):
             model_action = context.frame.action_to_model(action)
         except ValueError as exc:  # OutOfFrame: the ground truth lies off screen
             model_action, note = Terminate(status="failure"), f"oracle: {exc}\n"
-        return Completion(text=note + self.dialect.format_call(context.space, model_action))
+        return Completion(text=note + self.dialect.format_call(cast("ActionSpace", context.space), model_action))
 
 
 __all__ = ["ORACLE_SPEC", "OracleModel"]

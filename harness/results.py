@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from guiagent.agent.trajectory import Trajectory
+    from guiagent.agent.trajectory import ActionRecord, Trajectory
 
 RESULT_FILE = "result.json"
 FINAL_SCREENSHOT = "final.png"
@@ -134,12 +134,11 @@ def export_osworld(folder: Path, traj: Trajectory, final_screenshot: Path | None
         src = folder / after if after else final_screenshot
         stamp = time.strftime("%Y%m%d@%H%M%S", time.localtime(step.ended_at or step.started_at))
         stamp += f"{int(((step.ended_at or step.started_at) % 1) * 1e6):06d}"
-        shot_name = f"step_{step.index}_{stamp}.png"
+        shot_name: str | None = None
         if src is not None and src.is_file():
+            shot_name = f"step_{step.index}_{stamp}.png"
             _link(src, folder / shot_name)
-        else:
-            shot_name = None
-        actions = step.actions or [None]
+        actions: list[ActionRecord | None] = list(step.actions) or [None]
         for j, rec in enumerate(actions):
             last = i == n - 1 and j == len(actions) - 1
             lines.append(json.dumps({

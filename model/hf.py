@@ -110,7 +110,7 @@ class _Request:
 
 
 @functools.cache
-def _image_only_processor_class() -> type:
+def _image_only_processor_class() -> type[Qwen2_5_VLProcessor]:
     from transformers import Qwen2_5_VLProcessor
 
     class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
@@ -120,8 +120,10 @@ def _image_only_processor_class() -> type:
         processor, so the same prompt gives the same tokens; it only cannot do video.
         """
 
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template,
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None,
+                     **kwargs: Any) -> None:
+            # transformers leaves ProcessorMixin.__init__ unannotated.
+            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template,  # type: ignore[no-untyped-call]
                              **kwargs)
 
     return ImageOnlyQwen2_5_VLProcessor
@@ -133,7 +135,7 @@ def load_processor(path: str) -> Any:
     from transformers.processing_utils import ProcessorMixin
 
     try:
-        proc = AutoProcessor.from_pretrained(path)
+        proc = AutoProcessor.from_pretrained(path)  # type: ignore[no-untyped-call]  # transformers: unannotated
         if isinstance(proc, ProcessorMixin) and getattr(proc, "image_processor", None) is not None:
             return proc
         # AutoProcessor silently returns a bare tokenizer for unknown processor classes.
@@ -291,7 +293,7 @@ class HFModel(Model):
             raise ModelError(f"hf:{path}: {str(exc).strip().splitlines()[0]}") from None
         if multi_gpu:
             return processor, model, str(model.device)
-        return processor, model.to(device_name), device_name
+        return processor, model.to(device_name), device_name  # type: ignore[arg-type]  # transformers types `to` as unbound
 
     def _adopt(self, processor: Any, model: Any, device: str, static_cache: bool | None,
                vision_attention: str) -> None:
@@ -360,7 +362,7 @@ class HFModel(Model):
         if self.model is None:
             return
         self._worker.shutdown(wait=True)
-        self.model = None  # type: ignore[assignment]
+        self.model = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 

@@ -6,6 +6,7 @@ import functools
 import importlib
 import math
 import sys
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -69,14 +70,15 @@ def _smart_resize_reference(
 
 
 @functools.cache
-def _transformers_smart_resize():
+def _transformers_smart_resize() -> Callable[..., tuple[int, int]]:
     # transformers 5 without torchvision only has the PIL module; v4 has the plain one.
     for mod in (
         "transformers.models.qwen2_vl.image_processing_pil_qwen2_vl",
         "transformers.models.qwen2_vl.image_processing_qwen2_vl",
     ):
         try:
-            return importlib.import_module(mod).smart_resize
+            impl: Callable[..., tuple[int, int]] = importlib.import_module(mod).smart_resize
+            return impl
         except Exception:  # noqa: BLE001 - any import failure means "use ours"
             continue
     return _smart_resize_reference

@@ -205,9 +205,12 @@ class OpenAIModel(Model):
             # RemoteDisconnected, IncompleteRead, connection reset mid-answer.
             raise _HTTPFailure(None, f"connection failed ({type(exc).__name__}: {exc})") from None
         try:
-            return json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise _HTTPFailure(200, f"answer is not JSON: {raw[:120]!r}") from None
+        if not isinstance(data, dict):  # every OpenAI-compatible answer is an object
+            raise _HTTPFailure(200, f"answer is not a JSON object: {raw[:120]!r}")
+        return data
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *, retries: int | None = None
                  ) -> dict[str, Any]:
@@ -384,13 +387,13 @@ def _server_message(text: str) -> str:
         if isinstance(err, dict):
             for key in ("message", "detail", "msg"):
                 if isinstance(err.get(key), str):
-                    return err[key]
+                    return str(err[key])
         if isinstance(err, str):
             return err
         if isinstance(data.get("detail"), str):
-            return data["detail"]
+            return str(data["detail"])
         if isinstance(data.get("message"), str):
-            return data["message"]
+            return str(data["message"])
     return text.strip()[:300]
 
 

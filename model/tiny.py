@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from transformers import Qwen2Tokenizer
 
 # Special tokens of Qwen2.5-VL, in id order (151643...). The two tool-call tags and the
 # FIM/repo tokens are added tokens that are NOT special (they survive
@@ -87,7 +90,7 @@ def _corpus() -> list[str]:
     return lines * 3
 
 
-def build_tokenizer():
+def build_tokenizer() -> Qwen2Tokenizer:
     """A Qwen2Tokenizer with a self-trained byte-level BPE and all Qwen added tokens."""
     from guiagent.model.qwen25vl.template import CHAT_TEMPLATE
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -100,8 +103,9 @@ def build_tokenizer():
     bpe.train_from_iterator(_corpus(), trainer)
     spec = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in spec["merges"]]
-    tok = Qwen2Tokenizer(vocab=spec["vocab"], merges=merges, unk_token=None, bos_token=None, eos_token=None,
-                         pad_token=None, errors="replace")
+    # transformers types merges as "a b" strings and the special tokens as str; it takes pairs and None too.
+    tok = Qwen2Tokenizer(vocab=spec["vocab"], merges=merges, unk_token=None, bos_token=None, eos_token=None,  # type: ignore[arg-type]
+                         pad_token=None, errors="replace")  # type: ignore[arg-type]
     # Added in Qwen's id order, right after the BPE vocabulary, like the real tokenizer.
     tok.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
     tok.add_tokens(NON_SPECIAL_ADDED)  # special=False, as in the real tokenizer
@@ -126,7 +130,7 @@ def write_processor_files(directory: str | Path) -> dict[str, int]:
     _write_json(out / "preprocessor_config.json", PREPROCESSOR_CONFIG)
     # Hub checkpoints carry the template as chat_template.json (read by the processor).
     _write_json(out / "chat_template.json", {"chat_template": CHAT_TEMPLATE})
-    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS + NON_SPECIAL_ADDED}
+    ids = {t: cast(int, tok.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS + NON_SPECIAL_ADDED}  # one token: one id
     ids["vocab"] = len(tok)
     return ids
 
@@ -145,7 +149,8 @@ def hub_generation_config(ids: dict[str, int]) -> Any:
     from transformers import GenerationConfig
 
     pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
-    return GenerationConfig(bos_token_id=pad, pad_token_id=pad, eos_token_id=[eos, pad], repetition_penalty=1.05,
+    # transformers leaves GenerationConfig.__init__ unannotated.
+    return GenerationConfig(bos_token_id=pad, pad_token_id=pad, eos_token_id=[eos, pad], repetition_penalty=1.05,  # type: ignore[no-untyped-call]
                             do_sample=True, temperature=0.1, top_k=1, top_p=0.001)
 
 
@@ -159,10 +164,10 @@ def build(directory: str | Path, *, seed: int = 0) -> Path:
     pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
     cfg = Qwen2_5_VLConfig(
         text_config=dict(TEXT_CONFIG, vocab_size=ids["vocab"], bos_token_id=pad, eos_token_id=eos, pad_token_id=pad),
-        vision_config=dict(VISION_CONFIG), tie_word_embeddings=True, initializer_range=0.2, **token_config(ids),
+        vision_config=dict(VISION_CONFIG), tie_word_embeddings=True, **token_config(ids),
     )
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
+    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()  # type: ignore[no-untyped-call]  # transformers: unannotated
     model.generation_config = hub_generation_config(ids)
     model.save_pretrained(out)
     return out

@@ -8,7 +8,7 @@ executed one holds screen (executor) units. `tools.frame.Frame` maps between the
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from guiagent.tools.keys import MAX_CHORD_KEYS, resolve_chord
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -200,13 +200,13 @@ ACTIONS: dict[str, dict[str, type[_Action]]] = {
         MobileKey, Click, LongPress, Swipe, MobileType, SystemButton, Open, Wait, Terminate, Answer)},
 }
 
-ADAPTERS: dict[str, TypeAdapter] = {
+ADAPTERS: dict[str, TypeAdapter[Action]] = {
     "computer_use": TypeAdapter(ComputerAction),
     "mobile_use": TypeAdapter(MobileAction),
 }
 
 
-def action_from_dict(space: ActionSpace, data: dict) -> Action:
+def action_from_dict(space: ActionSpace, data: dict[str, Any]) -> Action:
     """Validate a plain dict (``{"action": "click", ...}``) as an action of `space`.
 
     Raises pydantic's ``ValidationError`` on bad input.
@@ -214,7 +214,7 @@ def action_from_dict(space: ActionSpace, data: dict) -> Action:
     return ADAPTERS[space].validate_python(data)
 
 
-def action_to_dict(action: Action) -> dict:
+def action_to_dict(action: Action) -> dict[str, Any]:
     """The arguments object as the model would write it (no unset optional fields)."""
     data = action.model_dump(exclude_none=True)
     for k in ("coordinate", "coordinate2"):

@@ -6,6 +6,8 @@ Source: Qwen2.5-VL ``cookbooks/utils/agent_function_call.py`` (``ComputerUse`` a
 
 from __future__ import annotations
 
+from typing import Any
+
 from guiagent.tools.actions import ActionSpace
 
 _COORDINATE = (
@@ -67,7 +69,7 @@ The action to perform. The available actions are:
 _ANSWER_LINE = "* `answer`: Output the answer."
 
 
-def computer_use(width: int, height: int) -> dict:
+def computer_use(width: int, height: int) -> dict[str, Any]:
     """The ``computer_use`` function for a model image of ``width`` x ``height`` pixels."""
     return {
         "name": "computer_use",
@@ -103,7 +105,7 @@ def computer_use(width: int, height: int) -> dict:
     }
 
 
-def mobile_use(width: int, height: int, *, answer: bool = False) -> dict:
+def mobile_use(width: int, height: int, *, answer: bool = False) -> dict[str, Any]:
     """The ``mobile_use`` function for a model image of ``width`` x ``height`` pixels.
 
     ``answer=True`` adds the ``answer`` action for information-retrieval tasks.
@@ -150,13 +152,13 @@ def mobile_use(width: int, height: int, *, answer: bool = False) -> dict:
     }
 
 
-def function_for(space: ActionSpace, width: int, height: int, *, answer: bool = False) -> dict:
+def function_for(space: ActionSpace, width: int, height: int, *, answer: bool = False) -> dict[str, Any]:
     """The function definition of `space` for a model image of the given size."""
     if space == "computer_use":
         return computer_use(width, height)
     return mobile_use(width, height, answer=answer)
 
 
-def action_names(function: dict) -> list[str]:
+def action_names(function: dict[str, Any]) -> list[str]:
     """The action names a function definition offers."""
     return list(function["parameters"]["properties"]["action"]["enum"])

@@ -10,7 +10,7 @@ conversions in the project go through `Frame.to_screen` / `Frame.to_model`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guiagent.tools.actions import Action, Point
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,7 +41,7 @@ class Screenshot:
 
     image: Image
     screen: ScreenSpace
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class Frame(BaseModel):

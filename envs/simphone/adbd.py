@@ -153,6 +153,7 @@ class _Connection:
         self.server.forget(self)
 
     def handle(self, command: int, arg0: int, arg1: int, payload: bytes) -> None:
+        stream: _Stream | None
         if command == A_CNXN:
             self.max_payload = max(4096, min(arg1, MAX_PAYLOAD))
             self.checksums = arg0 < A_VERSION

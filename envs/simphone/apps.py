@@ -64,7 +64,8 @@ class Builder:
     def add(self, rect, **kw) -> Widget:
         kw.setdefault("pkg", self.pkg)
         kw.setdefault("color", self.color)
-        w = Widget(rect=tuple(int(v) for v in rect), **kw)
+        x, y, width, height = (int(v) for v in rect)
+        w = Widget(rect=(x, y, width, height), **kw)
         self.widgets.append(w)
         return w
 
@@ -249,7 +250,7 @@ class SettingsApp(App):
                 y += m.row_h
             return
         b.appbar("Settings")
-        rows = []
+        rows: list[dict[str, Any]] = []
         for title, key, srid in self.TOGGLES:
             on = g.get(key, "0") == "1"
             rows.append(dict(cls="android.widget.LinearLayout", text=title, hint="On" if on else "Off",

@@ -317,7 +317,7 @@ class Phone:
     def natural_size(self) -> tuple[int, int]:
         """The display size in the natural (portrait) orientation: override or physical."""
         size = self.state["wm"].get("size")
-        return tuple(size) if size else (self.m.width, self.m.height)  # type: ignore[return-value]
+        return tuple(size) if size else (self.m.width, self.m.height)
 
     def display_size(self) -> tuple[int, int]:
         w, h = self.natural_size()
@@ -340,8 +340,7 @@ class Phone:
         ow, oh = self.natural_size()
         sx, sy = ow / self.m.width, oh / self.m.height
         pts = []
-        for x, y in ((rect[0], rect[1]), (rect[2], rect[3])):
-            x, y = x * sx, y * sy
+        for x, y in ((rect[0] * sx, rect[1] * sy), (rect[2] * sx, rect[3] * sy)):
             r = self.rotation()
             if r == 1:
                 x, y = y, ow - x
@@ -519,7 +518,7 @@ class Phone:
     def image(self) -> Image.Image:
         """The display as `screencap` sees it (override size and rotation applied)."""
         with self.lock:
-            return self._capture("image", self._render)  # type: ignore[return-value]
+            return self._capture("image", self._render)
 
     def _render(self) -> Image.Image:
         widgets = self.widgets()
@@ -541,7 +540,7 @@ class Phone:
             self.image().save(buf, "PNG", compress_level=1)
             return buf.getvalue()
         with self.lock:
-            return self._capture("png", encode)  # type: ignore[return-value]
+            return self._capture("png", encode)
 
     def raw(self) -> bytes:
         """`screencap` without -p: width, height, format (1 = RGBA_8888), colour space, then pixels."""
@@ -549,7 +548,7 @@ class Phone:
             img = self.image()
             return struct.pack("<4I", img.width, img.height, 1, 0) + img.convert("RGBA").tobytes()
         with self.lock:
-            return self._capture("raw", encode)  # type: ignore[return-value]
+            return self._capture("raw", encode)
 
     def _capture(self, kind: str, make):
         fp = self.fingerprint()

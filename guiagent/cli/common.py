@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from guiagent.envs.base import Env
     from guiagent.model.base import Model
     from guiagent.model.image import PixelBudget
+    from guiagent.tools.actions import ActionSpace
 
 EXIT_OK, EXIT_ENDED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -102,7 +103,7 @@ def history_policy(value: str) -> str:
     return value
 
 
-def space(env: str) -> str:
+def space(env: str) -> ActionSpace:
     """The action space of an env spec, without opening the env (UsageError on a malformed spec)."""
     from guiagent.envs import EnvError, space_of
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guiagent.model.image import PixelBudget
 from guiagent.model.messages import HistoryItem, ImagePart, Message, ParsedCall
@@ -23,7 +23,7 @@ class Qwen25VL:
     def image_size(self, width: int, height: int, budget: PixelBudget) -> tuple[int, int]:
         return budget.model_size(width, height)
 
-    def tool(self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict:
+    def tool(self, space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict[str, Any]:
         return _prompt.tool_function(space, model_size, answer=answer)
 
     def messages(

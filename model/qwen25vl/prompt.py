@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guiagent.model.messages import HistoryItem, ImagePart, Message, TextPart, parse_policy
 from guiagent.model.qwen25vl.template import (
@@ -18,10 +18,11 @@ from guiagent.model.qwen25vl.template import (
 from guiagent.tools import definitions
 
 if TYPE_CHECKING:
+    import jinja2
     from guiagent.tools.actions import ActionSpace
 
 
-def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict:
+def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict[str, Any]:
     """The tool as qwen-agent 0.0.15 exposes it (`name_for_human` ... `args_format`)."""
     fn = definitions.function_for(space, *model_size, answer=answer)
     return {
@@ -90,6 +91,7 @@ def build_messages(
         content: list[TextPart | ImagePart] = []
         if i == 0:
             content.append(TextPart(text=user_text(instruction, space, older)))
+        assert h.image is not None  # the window holds only steps with an image
         content.append(h.image)
         msgs += [Message(role="user", content=content), Message(role="assistant", content=[TextPart(text=h.reply)])]
     last: list[TextPart | ImagePart] = []
@@ -103,7 +105,7 @@ def build_messages(
 
 
 @functools.cache
-def _template():
+def _template() -> jinja2.Template:
     import jinja2.sandbox
 
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)

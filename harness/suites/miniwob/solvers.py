@@ -64,12 +64,12 @@ def fill(env: BrowserEnv, selector: str, text: str) -> Action | None:
     return Type(text=text)
 
 
-def _first(*actions: Callable[[], Action | None]) -> Action | None:
+def _first(*actions: Callable[[], Action | None]) -> Action:
     for make in actions:
         a = make()
         if a is not None:
             return a
-    return None
+    raise SolverError("no step applies")  # unreached: each task's last step is a click
 
 
 # ---------------------------------------------------------------------- per task

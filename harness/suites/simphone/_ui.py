@@ -81,8 +81,15 @@ def center(n: dict) -> tuple[int, int]:
     return (x1 + x2) // 2, (y1 + y2) // 2
 
 
-def tap(n: dict) -> Click:
-    return Click(coordinate=center(n))
+def required(n: dict | None, what: str = "the widget") -> dict:
+    """`n`, found by `find`; a clear error when it is not on screen (the oracle's episode then fails)."""
+    if n is None:
+        raise LookupError(f"{what} is not on screen")
+    return n
+
+
+def tap(n: dict | None) -> Click:
+    return Click(coordinate=center(required(n, "the widget to tap")))
 
 
 def title(nodes: list[dict]) -> str | None:

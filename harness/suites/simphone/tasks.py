@@ -272,7 +272,7 @@ class ContactsPhoneNumberQA(TaskEval):
         if go is not None:
             return go
         if ui.title(nodes) == self.params["name"]:
-            return ui.answer(ui.find(nodes, id="phone")["text"])
+            return ui.answer(ui.required(ui.find(nodes, id="phone"), "the phone number")["text"])
         row = ui.find(nodes, text=self.params["name"], id="contact_item")
         if row is not None and ui.fully_visible(row, nodes):
             return ui.tap(row)

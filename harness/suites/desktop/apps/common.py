@@ -11,6 +11,9 @@ import json
 import os
 import tkinter as tk
 from pathlib import Path
+from typing import TypeVar, cast
+
+W = TypeVar("W", bound=tk.Widget)
 
 GEOMETRY = "720x480+60+40"  # Xvfb has no window manager: the app places itself
 FONT = ("DejaVu Sans", 12)
@@ -28,7 +31,7 @@ class Layout:
         root.bind("<Configure>", lambda e: root.after_idle(self.publish), add="+")
         root.bind("<Map>", lambda e: root.after_idle(self.publish), add="+")
 
-    def add(self, name: str, widget: tk.Widget) -> tk.Widget:
+    def add(self, name: str, widget: W) -> W:
         self.widgets[name] = widget
         return widget
 
@@ -43,13 +46,24 @@ class Layout:
         os.replace(tmp, self.file)
 
 
+def _select_all_text(e: tk.Event[tk.Misc]) -> str:
+    cast(tk.Text, e.widget).tag_add("sel", "1.0", "end-1c")
+    return "break"
+
+
+def _select_all_entry(e: tk.Event[tk.Misc]) -> str:
+    entry = cast(tk.Entry, e.widget)
+    entry.select_range(0, "end")
+    entry.icursor("end")
+    return "break"
+
+
 def make_root(title: str) -> tk.Tk:
     root = tk.Tk()
     root.title(title)
     root.geometry(GEOMETRY)
     root.option_add("*Font", FONT)
     # Ctrl+A selects all, as in common editors (Tk's X11 default moves to the line start)
-    root.bind_class("Text", "<Control-a>", lambda e: (e.widget.tag_add("sel", "1.0", "end-1c"), "break")[1])
-    root.bind_class("Entry", "<Control-a>", lambda e: (e.widget.select_range(0, "end"), e.widget.icursor("end"),
-                                                        "break")[2])
+    root.bind_class("Text", "<Control-a>", _select_all_text)
+    root.bind_class("Entry", "<Control-a>", _select_all_entry)
     return root

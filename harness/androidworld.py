@@ -37,7 +37,7 @@ import random
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import (
     SUITES_DIR,

@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import Outcome, Sandbox, Task, TaskSkip, confine
 from guiagent.harness.steps import resolve_local, run_steps, unsupported_steps

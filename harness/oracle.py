@@ -17,9 +17,13 @@ an error.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, cast
 
 from guiagent.model.base import Completion, GroundTruth, Message, Model, ModelError, RequestContext
 from guiagent.tools.actions import Terminate
+
+if TYPE_CHECKING:
+    from guiagent.tools.actions import ActionSpace
 
 ORACLE_SPEC = "oracle"
 

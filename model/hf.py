@@ -33,10 +33,9 @@ from guiagent.model.base import Completion, ImagePart, Message, Model, ModelErro
 from guiagent.model.batching import Batcher
 
 if TYPE_CHECKING:
-    from transformers import Qwen2_5_VLProcessor
-
     from guiagent.tools.actions import ActionSpace
     from guiagent.tools.checks import CheckResult
+    from transformers import Qwen2_5_VLProcessor
 
 log = logging.getLogger("guiagent.model.hf")
 

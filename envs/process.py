@@ -43,7 +43,10 @@ def spawn(argv: list[str] | str, **popen: Any) -> subprocess.Popen[Any]:
     if not sys.platform.startswith("linux") or "preexec_fn" in popen:
         return subprocess.Popen(argv, **popen)
     parent = os.getpid()
-    return _executor().submit(subprocess.Popen, argv, preexec_fn=lambda: _die_with_parent(parent), **popen).result()
+    def start() -> subprocess.Popen[Any]:
+        return subprocess.Popen(argv, preexec_fn=lambda: _die_with_parent(parent), **popen)
+
+    return _executor().submit(start).result()
 
 
 __all__ = ["spawn"]

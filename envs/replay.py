@@ -38,7 +38,7 @@ class ReplayEnv(Env):
             space = data["meta"]["space"]
             if space not in ("computer_use", "mobile_use"):
                 raise ValueError(f"meta.space {space!r} is not computer_use or mobile_use")
-            self.space = space  # type: ignore[misc]
+            self.space = space
             self.steps = [(s["screenshot"], ScreenSpace.model_validate(s["frame"]["screen"]))
                           for s in data["steps"] if s.get("screenshot") and s.get("frame")]
             for name, _ in self.steps:  # refuse a run naming files outside itself before anything starts

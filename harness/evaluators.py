@@ -221,8 +221,9 @@ def path_problem(steps: list[Any], spec: dict[str, Any], base: Path) -> str | No
             checks += [(f"step {i + 1} {key} file", params[key], name) for key in ("stdout", "stderr")
                        if params.get(key)]
     for g in _getters(spec):
-        paths = g.get("path") if isinstance(g.get("path"), list) else [g.get("path")]
-        dests = g.get("dest") if isinstance(g.get("dest"), list) else [g.get("dest")]
+        path, dest = g.get("path"), g.get("dest")
+        paths: list[Any] = path if isinstance(path, list) else [path]
+        dests: list[Any] = dest if isinstance(dest, list) else [dest]
         if g.get("type") == "vm_file":
             checks += [("vm_file path", p, home) for p in paths if p is not None]
         if g.get("type") == "cloud_file":

@@ -156,7 +156,8 @@ def read_run_image(run_dir: str | Path, name: object) -> Image:
             with _open_image(fh) as im:  # lazy: reads the header only
                 check_image_size(im.width, im.height, where)
                 im.load()
-                return im.convert("RGB")
+                rgb: Image = im.convert("RGB")
+                return rgb
         except RunFileError:
             raise
         except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:

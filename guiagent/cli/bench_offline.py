@@ -13,6 +13,7 @@ import argparse
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guiagent.cli.common import (
     EXIT_INTERRUPTED,
@@ -26,6 +27,10 @@ from guiagent.cli.common import (
     open_model,
     positive_int,
 )
+
+if TYPE_CHECKING:
+    from guiagent.harness.offline.suite import OfflineSuite
+    from guiagent.model.base import Model
 
 SUITES = ("screenspot", "screenspot-pro", "androidcontrol")
 
@@ -65,7 +70,7 @@ def _out_dir(args: argparse.Namespace) -> Path:
     return fresh_dir(base, prefix)
 
 
-def open_suite(args: argparse.Namespace):
+def open_suite(args: argparse.Namespace) -> OfflineSuite:
     """The suite the arguments name (UsageError on data that is not in the published format)."""
     from guiagent.harness.offline.suite import OfflineDataError
 
@@ -77,7 +82,7 @@ def open_suite(args: argparse.Namespace):
             if not args.images:
                 raise UsageError(f"{args.suite} needs --images DIR (the folder the annotations' img_filename "
                                  "entries are in)")
-            suite = GroundingSuite(args.suite, data, Path(args.images))
+            suite: OfflineSuite = GroundingSuite(args.suite, data, Path(args.images))
         else:
             from guiagent.harness.offline.androidcontrol import AndroidControlSuite
 
@@ -102,7 +107,7 @@ def main(argv: list[str]) -> int:
     if args.model == "oracle":
         from guiagent.harness.offline.oracle import OfflineOracle
 
-        model = OfflineOracle()
+        model: Model = OfflineOracle()
     else:
         # one in-process model serves every worker: let it batch their concurrent samples
         model = open_model(args.model, args, **({"max_batch": args.workers} if args.model.startswith("hf:") else {}))

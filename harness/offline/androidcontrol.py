@@ -113,7 +113,7 @@ class Gold:
 
 def predicted_type(action: Action) -> str:
     """AndroidControl's name for a mobile_use action (swipe -> scroll, open -> open_app, ...)."""
-    name = action.action  # type: ignore[union-attr]
+    name = action.action
     if name == "swipe":
         return "scroll"
     if name == "open":
@@ -149,16 +149,17 @@ def match(gold: Gold, action: Action, width: int, height: int,
     kind = predicted_type(action)
     if kind != gold.type:
         return False, False
+    points = action.points()
     if gold.type in ("click", "long_press"):
-        x, y = action.coordinate  # type: ignore[union-attr]
+        x, y = points["coordinate"]
         if target is not None:
             return True, target[0] <= x <= target[2] and target[1] <= y <= target[3]
         gx, gy = gold.point() or (0.0, 0.0)
         return True, math.hypot((x - gx) / width, (y - gy) / height) <= TAP_DISTANCE
     if gold.type == "scroll":
-        return True, swipe_direction(action.coordinate, action.coordinate2) == gold.direction  # type: ignore[union-attr]
+        return True, swipe_direction(points["coordinate"], points["coordinate2"]) == gold.direction
     if gold.type in ("type", "open_app"):
-        return True, normalise(action.text) == normalise(gold.text)  # type: ignore[union-attr]
+        return True, normalise(str(getattr(action, "text", ""))) == normalise(gold.text)
     return True, True
 
 

@@ -10,8 +10,10 @@ path is exercised: with the oracle every suite must score 100 %.
 
 from __future__ import annotations
 
+from typing import cast
+
 from guiagent.model.base import Completion, Message, Model, ModelError, RequestContext
-from guiagent.tools.actions import LeftClick, action_from_dict
+from guiagent.tools.actions import Action, ActionSpace, LeftClick, action_from_dict
 
 ORACLE_SPEC = "oracle"
 
@@ -28,12 +30,14 @@ class OfflineOracle(Model):
         # render the prompt as a real backend would: the chat template must accept it
         self.dialect.render(messages)
         truth = context.truth
+        space = cast("ActionSpace", context.space)
+        action: Action
         if "bbox" in truth:
             x1, y1, x2, y2 = truth["bbox"]
             action = LeftClick(coordinate=((x1 + x2) / 2, (y1 + y2) / 2))
         else:
-            action = action_from_dict(context.space, truth["action"])  # type: ignore[arg-type]
-        return Completion(text=self.dialect.format_call(context.space, context.frame.action_to_model(action)))  # type: ignore[arg-type]
+            action = action_from_dict(space, truth["action"])
+        return Completion(text=self.dialect.format_call(space, context.frame.action_to_model(action)))
 
 
 __all__ = ["ORACLE_SPEC", "OfflineOracle"]

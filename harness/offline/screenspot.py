@@ -168,7 +168,7 @@ class GroundingSuite:
     """ScreenSpot (``kind="screenspot"``) or ScreenSpot-Pro (``kind="screenspot-pro"``)."""
 
     def __init__(self, kind: Literal["screenspot", "screenspot-pro"], data: Path, images: Path) -> None:
-        self.name = kind
+        self.name: str = kind
         self.kind = kind
         self._samples = load_screenspot(data, images) if kind == "screenspot" else load_screenspot_pro(data, images)
         if not self._samples:

@@ -30,7 +30,6 @@ LAYOUT_DIR_VAR = "GUIAGENT_LAYOUT_DIR"  # the shipped desktop apps publish widge
 
 
 class DesktopSandbox(Sandbox):
-    env: RemoteEnv
     kind = "desktop"
     env: RemoteEnv
 

@@ -120,3 +120,23 @@ def test_alike_reasons_group_together():
         "evaluator metric 'compare_table' is not supported": 1,
         "no reason recorded": 1,
     }
+
+
+def test_network_sources_are_known_at_load_time(tmp_path):
+    from guiagent.harness.loader import load_suite
+
+    suite = tmp_path / "examples" / "os"
+    suite.mkdir(parents=True)
+    _osworld(suite, "setup-online", {"func": "infeasible"},
+             [{"type": "download", "parameters": {"files": [{"url": "https://example.com/f.xlsx",
+                                                             "path": "/home/user/f.xlsx"}]}}])
+    _osworld(suite, "postconfig-online", {
+        "func": "compare_text_file", "result": {"type": "vm_file", "path": "/home/user/a.txt", "dest": "a.txt"},
+        "expected": {"type": "rule", "rules": {}},
+        "postconfig": [{"type": "download", "parameters": {"files": [{"url": "ftp://example.com/g.txt",
+                                                                       "path": "/home/user/g.txt"}]}}]})
+    _osworld(suite, "local", {"func": "infeasible"})
+    tasks = {t.id: t for t in load_suite(str(suite)).tasks}
+    assert tasks["setup-online"].skip_reason.startswith("step 1: download from the network is not supported")
+    assert tasks["postconfig-online"].skip_reason.startswith("postconfig step 1: download from the network")
+    assert tasks["local"].skip_reason is None

@@ -435,7 +435,7 @@ class Agent:
         """Run one allowed action on the env; an env that is gone ends the run."""
         t = time.perf_counter()
         try:
-            if isinstance(action, Wait):
+            if isinstance(action, Wait) and not self.env.performs_waits:
                 self._sleep(min(action.time, MAX_WAIT_SECONDS))
             else:
                 self.env.execute(screen_action)

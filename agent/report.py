@@ -478,13 +478,15 @@ def render_report(traj_dir: str | Path, out_file: str | Path | None = None) -> P
     return _write(out, html)
 
 
-def render_index(entries: list[dict], summary: dict, out_file: str | Path) -> Path:
+def render_index(entries: list[dict], summary: dict, out_file: str | Path, *, headline: str | None = None,
+                 notes: list[str] | None = None) -> Path:
     """Write an index page linking one report per task (the harness's suite report); returns its path.
 
     Each entry: ``id`` (or ``task``), ``status``, optional ``score`` (0..1 or any number),
     ``steps``, ``report`` (or ``link``; a path, made relative to the index, or a URL),
     ``reason``, ``seconds``, ``instruction``. `summary` is shown as labelled facts, in order
-    (e.g. ``{"suite": "miniwob", "model": "hf:...", "success rate": "45 %"}``).
+    (e.g. ``{"suite": "miniwob", "model": "hf:...", "success rate": "45 %"}``). `headline` (the suite's
+    success rate) leads the page and `notes` (what was skipped or errored, and why) follow it, one line each.
     """
     out = Path(out_file)
     rows = []
@@ -515,6 +517,7 @@ def render_index(entries: list[dict], summary: dict, out_file: str | Path) -> Pa
     html = _environment().get_template("report_index.html.jinja").render(
         title=f"guiagent · {summary.get('suite', 'suite')} report", summary=[(str(k), str(v)) for k, v in summary.items()],
         rows=rows, counts=sorted(counts.items(), key=lambda kv: -kv[1]), generated=_fmt_time(time.time()),
+        headline=headline, notes=list(notes or []),
         fmt_s=_seconds,
     )
     return _write(out, html)

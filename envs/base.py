@@ -24,8 +24,8 @@ class ActionError(Exception):
 class Env:
     """Base class of environments.
 
-    `execute` receives actions already mapped to screen coordinates. `wait` and
-    `terminate` never reach an env: the agent handles them.
+    `execute` receives actions already mapped to screen coordinates. `terminate` never
+    reaches an env, nor does `wait` unless the env `performs_waits`: the agent handles them.
 
     Callers read only the members declared here (the agent loop `settles`, the harness
     `alive`); an env overrides the defaults that do not fit it.
@@ -39,6 +39,10 @@ class Env:
 
     def execute(self, action: Action) -> None:
         raise NotImplementedError
+
+    performs_waits: ClassVar[bool] = False
+    """True for an env that is handed `wait` actions to perform itself (one whose caller executes the
+    decided actions, such as `agent.stepper`'s); the agent loop then does not sleep for them."""
 
     @property
     def settles(self) -> bool:

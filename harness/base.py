@@ -33,6 +33,16 @@ ENV_KINDS: tuple[str, ...] = ("miniwob", "desktop", "android")
 SUITES_DIR = Path(__file__).parent / "suites"
 DEFAULT_BASE_SEED = 30  # AndroidWorld's run.py --task_random_seed
 
+# How the agent's ending maps to OSWorld's last action, which `infeasible` tasks (and the FAIL rule of
+# every other task) score on. OSWorld's own Qwen2.5-VL agent (mm_agents/qwen25vl_agent.py) turns every
+# `terminate`, whatever its status, into DONE: it never answers FAIL, so it scores 0 on every infeasible
+# task and is never zeroed for giving up on a feasible one.
+INFEASIBLE_MAPPINGS: dict[str, str] = {
+    "guiagent": "terminate(status=failure) -> FAIL, terminate(status=success) -> DONE",
+    "osworld": "every terminate -> DONE (OSWorld's Qwen2.5-VL agent; FAIL is never sent)",
+}
+DEFAULT_INFEASIBLE_MAPPING = "guiagent"
+
 
 class TaskFileError(ValueError):
     """A task file that cannot be used; the message names the file and the field."""
@@ -157,6 +167,7 @@ class Task(ABC):
     source: str = ""
     skip_reason: str | None = None  # known before running: unsupported feature
     runs_commands: bool = False  # its steps or getters run shell commands (isolated, or --unsafe-host)
+    infeasible_mapping: str = DEFAULT_INFEASIBLE_MAPPING  # a key of INFEASIBLE_MAPPINGS; the runner sets it
 
     @abstractmethod
     def setup(self, sandbox: Sandbox) -> str:
@@ -251,7 +262,7 @@ def domain_of(file: Path, root: Path) -> str | None:
 
 
 __all__ = [
-    "DEFAULT_BASE_SEED", "ENV_KINDS", "SUITES_DIR", "CommandResult", "EnvKind", "InfraError", "InvalidTask",
+    "DEFAULT_BASE_SEED", "DEFAULT_INFEASIBLE_MAPPING", "ENV_KINDS", "INFEASIBLE_MAPPINGS", "SUITES_DIR", "CommandResult", "EnvKind", "InfraError", "InvalidTask",
     "Outcome", "Sandbox", "SuiteConfig", "Task", "TaskFileError", "TaskSkip", "choose_params", "domain_of",
     "instance_seed", "safe_id",
 ]

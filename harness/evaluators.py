@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import Outcome, Sandbox, Task, TaskSkip, confine
-from guiagent.harness.steps import resolve_local, run_steps, unsupported_steps
+from guiagent.harness.steps import open_problem, resolve_local, run_steps, source_problem, unsupported_steps
 
 if TYPE_CHECKING:
     from guiagent.agent.loop import Result
@@ -236,18 +236,49 @@ def path_problem(steps: list[Any], spec: dict[str, Any], base: Path) -> str | No
     return None
 
 
-def agent_failed(result: Result) -> bool:
-    """OSWorld's FAIL: the agent's last action was terminate(status=failure)."""
-    return result.status == "failure"
+def needs_problem(steps: list[Any], spec: dict[str, Any]) -> str | None:
+    """What these setup steps, postconfig steps or getters need that this machine cannot give (None: nothing).
+
+    Checked when the task is loaded, so a task the harness cannot evaluate is skipped before its episode:
+    skipping it after would make what is counted depend on what the agent did.
+    """
+    for i, step in enumerate([*steps, *(spec.get("postconfig") or [])]):
+        params = (step.get("parameters") or {}) if isinstance(step, dict) else {}
+        kind = step.get("type") if isinstance(step, dict) else None
+        where = f"step {i + 1}" if i < len(steps) else f"postconfig step {i + 1 - len(steps)}"
+        if kind == "download":
+            for f in params.get("files") or []:
+                problem = source_problem(str(f.get("url"))) if isinstance(f, dict) else None
+                if problem:
+                    return f"{where}: {problem}"
+        if kind == "open" and params.get("path"):
+            problem = open_problem(str(params["path"]))
+            if problem:
+                return f"{where}: {problem}"
+    for g in _getters(spec):
+        if g.get("type") == "cloud_file":
+            paths = g.get("path") if isinstance(g.get("path"), list) else [g.get("path")]
+            for p in paths:
+                problem = source_problem(str(p)) if p is not None else None
+                if problem:
+                    return f"evaluator cloud_file: {problem}"
+    return None
+
+
+def agent_failed(result: Result, task: Task) -> bool:
+    """OSWorld's FAIL: the agent's last action, under the task's infeasible mapping (`INFEASIBLE_MAPPINGS`),
+    was FAIL: terminate(status=failure) with ours, never with OSWorld's Qwen agent's."""
+    return getattr(task, "infeasible_mapping", None) != "osworld" and result.status == "failure"
 
 
 def evaluate(sb: Sandbox, spec: dict, result: Result, task: Task) -> Outcome:
     """Score an episode with an OSWorld-style evaluator block."""
     funcs = spec["func"] if isinstance(spec["func"], list) else [spec["func"]]
     if funcs == ["infeasible"]:
-        ok = agent_failed(result)
-        return Outcome(1.0 if ok else 0.0, {"metric": "infeasible", "last_action_fail": ok})
-    if agent_failed(result):
+        ok = agent_failed(result, task)
+        return Outcome(1.0 if ok else 0.0, {"metric": "infeasible", "last_action_fail": ok,
+                                            "infeasible_mapping": getattr(task, "infeasible_mapping", None)})
+    if agent_failed(result, task):
         return Outcome(0.0, {"reason": "the agent gave up (FAIL) on a feasible task"})
     if spec.get("postconfig"):
         run_steps(sb, list(spec["postconfig"]), task, task.source)
@@ -285,7 +316,7 @@ def _one(sb: Sandbox, func: str, r_cfg: dict | None, e_cfg: dict | None, opts: d
         raw = float(reward.get("raw_reward") or 0)
         return (1.0 if reward.get("done") and raw >= 1.0 else 0.0), {"metric": func, **reward}
     if func == "infeasible":
-        ok = agent_failed(result)
+        ok = agent_failed(result, task)
         return (1.0 if ok else 0.0), {"metric": func, "last_action_fail": ok}
     metric = METRICS.get(func)
     if metric is None:
@@ -313,5 +344,5 @@ def _short(value: Any) -> Any:
     return value
 
 
-__all__ = ["GETTERS", "METRICS", "agent_failed", "path_problem", "runs_commands", "check_include_exclude", "compare_text_file", "evaluate",
+__all__ = ["GETTERS", "METRICS", "agent_failed", "needs_problem", "path_problem", "runs_commands", "check_include_exclude", "compare_text_file", "evaluate",
            "exact_match", "unsupported_evaluator"]

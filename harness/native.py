@@ -24,7 +24,13 @@ from guiagent.harness.base import (
     domain_of,
     instance_seed,
 )
-from guiagent.harness.evaluators import evaluate, path_problem, runs_commands, unsupported_evaluator
+from guiagent.harness.evaluators import (
+    evaluate,
+    needs_problem,
+    path_problem,
+    runs_commands,
+    unsupported_evaluator,
+)
 from guiagent.harness.plan import plan_action
 from guiagent.harness.steps import run_steps, unsupported_steps
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -148,7 +154,7 @@ class NativeTask(Task):
         self.params = choose_params(spec.params, seed or 0) if spec.params else {}
         steps, evaluator = [s.model_dump() for s in spec.setup], spec.evaluator.model_dump()
         self.skip_reason = unsupported_steps(spec.setup, spec.env) or unsupported_evaluator(evaluator, spec.env) or \
-            path_problem(steps, evaluator, Path(source).parent)
+            path_problem(steps, evaluator, Path(source).parent) or needs_problem(steps, evaluator)
         self.runs_commands = runs_commands(steps, evaluator)
 
     @property

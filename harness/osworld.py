@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import Outcome, Sandbox, SuiteConfig, Task, TaskFileError, domain_of, safe_id
-from guiagent.harness.evaluators import evaluate, path_problem, runs_commands, unsupported_evaluator
+from guiagent.harness.evaluators import (
+    evaluate,
+    needs_problem,
+    path_problem,
+    runs_commands,
+    unsupported_evaluator,
+)
 from guiagent.harness.plan import plan_action
 from guiagent.harness.steps import run_steps, unsupported_steps
 
@@ -42,8 +48,13 @@ class OSWorldTask(Task):
         self.evaluator = dict(data["evaluator"])
         self.oracle_plan = data.get("guiagent_oracle")  # our extension: the oracle's ground truth
         self.skip_reason = unsupported_steps(self.config, "desktop") or unsupported_evaluator(
-            self.evaluator, "desktop") or path_problem(self.config, self.evaluator, Path(source).parent)
+            self.evaluator, "desktop") or path_problem(self.config, self.evaluator, Path(source).parent) or \
+            needs_problem(self.config, self.evaluator)
         self.runs_commands = runs_commands(self.config, self.evaluator)
+
+    def info(self) -> dict[str, Any]:
+        funcs = self.evaluator.get("func")
+        return {**super().info(), "format": "osworld", "infeasible": funcs == "infeasible" or funcs == ["infeasible"]}
 
     def setup(self, sandbox: Sandbox) -> str:
         run_steps(sandbox, self.config, self, self.source)

@@ -100,8 +100,9 @@ class BenchProgress:
         return (time.monotonic() - self._t0) / self._ran * left
 
     def _status(self) -> str:
-        rate = f"{100 * self.success / self.scored:.1f}%" if self.scored else "-"
-        return (f"{self.done}/{self.total} done, success {self.success}/{self.scored} ({rate}), "
+        # over every task done, as summary.json's success_rate: a skipped or errored task is a failure
+        rate = f"{100 * self.success / self.done:.1f}%" if self.done else "-"
+        return (f"{self.done}/{self.total} done, success {self.success}/{self.done} ({rate}), "
                 f"elapsed {_dur(time.monotonic() - self._t0)}, ETA {_dur(self.eta())}")
 
     def _task_line(self, r: TaskRecord) -> str:

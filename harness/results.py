@@ -12,21 +12,26 @@ per task instance, ``<domain>/<task id>/``, with:
   action, response, reward, done, info, screenshot_file) and ``step_N_<timestamp>.png``
   (the screen *after* step N's actions, as OSWorld saves it; hard links, not copies).
 
-``summary.json`` and ``summary.md`` aggregate every ``result.json`` of the folder:
-success rate overall and per domain, mean score, mean steps, mean step latency and
-tokens. Errored and skipped tasks are counted but excluded from the rates (as
-AndroidWorld excludes episodes that raised).
+``summary.json`` and ``summary.md`` aggregate every ``result.json`` of the folder, as the
+benchmarks' own totals do: ``success_rate`` = successes / ``total`` (every instance selected;
+skipped, errored, invalid and interrupted ones count as failures), ``scored_success_rate`` =
+successes / ``scored``, ``mean_score`` over ``total`` (an unscored task scores 0), the same per
+domain, the skip and error reasons grouped, the OSWorld infeasible mapping when the run has
+OSWorld tasks, and mean steps, step latency and tokens over the scored tasks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from guiagent.harness.base import DEFAULT_INFEASIBLE_MAPPING, INFEASIBLE_MAPPINGS
 
 if TYPE_CHECKING:
     from guiagent.agent.trajectory import ActionRecord, Trajectory
@@ -81,8 +86,6 @@ def task_dir(out: Path, domain: str, task_id: str) -> Path:
 
 
 def _safe(name: str) -> str:
-    import re
-
     return re.sub(r"[^A-Za-z0-9_.@+~-]+", "_", name).strip("._") or "_"
 
 
@@ -180,30 +183,25 @@ def _mean(values: list[float]) -> float | None:
 
 
 def summarize(records: list[TaskRecord], meta: dict | None = None) -> dict:
-    """Counts, success rate and mean score overall and per domain, mean steps, latency, tokens."""
+    """Counts, success rates and mean score overall and per domain, grouped reasons, mean steps, latency, tokens.
+
+    The headline numbers (``total`` ... ``mean_score``) are also at the top level; ``overall`` keeps
+    them with the older names (``tasks``, ``success``) too, and the count of interrupted tasks.
+    """
+    meta = dict(meta or {})
     scored = [r for r in records if r.status == "scored"]
-
-    def block(rs: list[TaskRecord]) -> dict:
-        sc = [r for r in rs if r.status == "scored"]
-        succ = sum(1 for r in sc if r.success)
-        return {
-            "tasks": len(rs),
-            "scored": len(sc),
-            "success": succ,
-            "success_rate": succ / len(sc) if sc else None,
-            "mean_score": _mean([r.score or 0.0 for r in sc]),
-            "skipped": sum(1 for r in rs if r.status == "skipped"),
-            "errors": sum(1 for r in rs if r.status == "error"),
-            "invalid": sum(1 for r in rs if r.status == "invalid"),
-            "interrupted": sum(1 for r in rs if r.status == "interrupted"),
-        }
-
+    overall = _block(records)
     domains = sorted({r.domain for r in records})
     latencies = [r.step_latency for r in scored if r.step_latency is not None]
-    return {
-        **(meta or {}),
-        "overall": block(records),
-        "per_domain": {d: block([r for r in records if r.domain == d]) for d in domains},
+    # (the count of interrupted tasks stays in `overall`: top-level `interrupted` is the run's flag, from meta)
+    headline = {k: overall[k] for k in ("total", "scored", "skipped", "errors", "invalid", "successes",
+                                        "success_rate", "scored_success_rate", "mean_score")}
+    out: dict[str, Any] = {
+        **meta, **headline,
+        "skip_reasons": group_reasons([r.reason for r in records if r.status in ("skipped", "invalid")]),
+        "error_reasons": group_reasons([r.reason for r in records if r.status == "error"]),
+        "overall": overall,
+        "per_domain": {d: _block([r for r in records if r.domain == d]) for d in domains},
         "mean_steps": _mean([float(r.steps) for r in scored]),
         "mean_step_latency_s": _mean(latencies),
         "mean_tokens": _mean([float(r.prompt_tokens + r.completion_tokens) for r in scored]),
@@ -211,6 +209,63 @@ def summarize(records: list[TaskRecord], meta: dict | None = None) -> dict:
         "tasks": [{"id": r.id, "domain": r.domain, "status": r.status, "score": r.score, "success": r.success,
                    "steps": r.steps, "agent": r.agent.get("status"), "reason": r.reason} for r in records],
     }
+    osworld = [r for r in records if r.task.get("format") == "osworld"]
+    if osworld:
+        mapping = str(meta.get("infeasible_mapping") or DEFAULT_INFEASIBLE_MAPPING)
+        infeasible = [r for r in osworld if r.task.get("infeasible")]
+        out["infeasible"] = {
+            "mapping": mapping, "rule": INFEASIBLE_MAPPINGS.get(mapping, mapping), "tasks": len(infeasible),
+            "successes": sum(1 for r in infeasible if r.success),
+            "note": f"OSWorld's own Qwen2.5-VL agent sends DONE for every terminate (--infeasible-mapping osworld): "
+                    f"with it no infeasible task succeeds; the {len(infeasible)} infeasible task(s) here can move "
+                    f"success_rate by up to {_pct(len(infeasible) / len(records) if records else None)}",
+        }
+    return out
+
+
+def _block(rs: list[TaskRecord]) -> dict:
+    sc = [r for r in rs if r.status == "scored"]
+    succ = sum(1 for r in sc if r.success)
+    total = len(rs)
+    return {
+        "total": total,
+        "tasks": total,  # the older name of total
+        "scored": len(sc),
+        "skipped": sum(1 for r in rs if r.status == "skipped"),
+        "errors": sum(1 for r in rs if r.status == "error"),
+        "invalid": sum(1 for r in rs if r.status == "invalid"),
+        "interrupted": sum(1 for r in rs if r.status == "interrupted"),
+        "successes": succ,
+        "success": succ,  # the older name of successes
+        "success_rate": succ / total if total else None,
+        "scored_success_rate": succ / len(sc) if sc else None,
+        "mean_score": sum(r.score or 0.0 for r in sc) / total if total else None,
+        "scored_mean_score": _mean([r.score or 0.0 for r in sc]),
+    }
+
+
+_REASON_NOISE = [
+    (re.compile(r"[a-z][a-z0-9+.-]*://\S+?(?=[)\s,;]|$)"), "<url>"),
+    (re.compile(r"(?<![\w./])(?:~|\.{1,2})?/[\w.~-][^\s'\"),;]*"), "<path>"),
+    (re.compile(r"\b\d+(?:\.\d+)?\b"), "N"),
+]
+
+
+def reason_group(reason: str | None) -> str:
+    """A reason with what differs between tasks (URLs, paths, numbers) replaced, so alike reasons group."""
+    text = " ".join((reason or "no reason recorded").split())
+    for pattern, repl in _REASON_NOISE:
+        text = pattern.sub(repl, text)
+    return text[:200]
+
+
+def group_reasons(reasons: list[str | None]) -> dict[str, int]:
+    """{grouped reason: count}, most frequent first."""
+    counts: dict[str, int] = {}
+    for r in reasons:
+        key = reason_group(r)
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _pct(v: float | None) -> str:
@@ -221,24 +276,48 @@ def _num(v: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
+def headline(summary: dict) -> str:
+    """The one line every report leads with: success rate over all selected tasks, and what was not scored."""
+    o = summary["overall"]
+    return (f"Success rate {_pct(o['success_rate'])} ({o['successes']}/{o['total']} tasks; skipped, errored, invalid "
+            f"and interrupted tasks count as failures); {_pct(o['scored_success_rate'])} of the {o['scored']} scored; "
+            f"mean score {_num(o['mean_score'], '{:.3f}')}.")
+
+
+def not_scored_lines(summary: dict) -> list[str]:
+    """How many were skipped or errored, and why (grouped), and the infeasible mapping: one line each."""
+    o = summary["overall"]
+    lines = [f"{o['skipped']} skipped, {o['errors']} errored, {o['invalid']} invalid, {o['interrupted']} interrupted."]
+    for title, key in (("skipped/invalid", "skip_reasons"), ("errored", "error_reasons")):
+        for reason, n in (summary.get(key) or {}).items():
+            lines.append(f"{n} {title}: {reason}")
+    inf = summary.get("infeasible")
+    if inf:
+        lines.append(f"Infeasible mapping: {inf['mapping']} ({inf['rule']}); {inf['successes']}/{inf['tasks']} "
+                     f"infeasible tasks succeeded. {inf['note']}.")
+    return lines
+
+
 def render_markdown(summary: dict) -> str:
     o = summary["overall"]
     lines = [
         f"# {summary.get('suite', 'benchmark')} — {summary.get('model', '')}",
         "",
-        f"Success rate **{_pct(o['success_rate'])}** ({o['success']}/{o['scored']} scored), "
-        f"mean score {_num(o['mean_score'], '{:.3f}')}; "
-        f"{o['skipped']} skipped, {o['errors']} errors, {o['invalid']} invalid, {o['interrupted']} interrupted.",
+        f"**{headline(summary)}**",
+        "",
+        *[f"- {line}" for line in not_scored_lines(summary)],
         "",
         f"Mean steps {_num(summary['mean_steps'])}, mean step latency {_num(summary['mean_step_latency_s'], '{:.3f}')} s, "
-        f"mean tokens {_num(summary['mean_tokens'], '{:.0f}')}, mean task time {_num(summary['mean_task_seconds'])} s.",
+        f"mean tokens {_num(summary['mean_tokens'], '{:.0f}')}, mean task time {_num(summary['mean_task_seconds'])} s "
+        f"(over the {o['scored']} scored tasks).",
         "",
-        "| domain | tasks | scored | success | success rate | mean score | skipped | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| domain | total | scored | success | success rate | scored success rate | mean score | skipped | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for d, b in summary["per_domain"].items():
-        lines.append(f"| {d} | {b['tasks']} | {b['scored']} | {b['success']} | {_pct(b['success_rate'])} | "
-                     f"{_num(b['mean_score'], '{:.3f}')} | {b['skipped']} | {b['errors']} |")
+        lines.append(f"| {d} | {b['total']} | {b['scored']} | {b['successes']} | {_pct(b['success_rate'])} | "
+                     f"{_pct(b['scored_success_rate'])} | {_num(b['mean_score'], '{:.3f}')} | {b['skipped']} | "
+                     f"{b['errors']} |")
     lines += ["", "| task | domain | status | score | steps | agent | note |", "|---|---|---|---:|---:|---|---|"]
     for t in summary["tasks"]:
         note = (t["reason"] or "").replace("|", "/").replace("\n", " ")[:120]
@@ -250,17 +329,19 @@ def render_markdown(summary: dict) -> str:
 def render_text(summary: dict) -> str:
     """The summary printed at the end of `guiagent bench`."""
     o = summary["overall"]
-    rows = [f"{summary.get('suite', 'benchmark')}: success {_pct(o['success_rate'])} ({o['success']}/{o['scored']})"
+    rows = [f"{summary.get('suite', 'benchmark')}: success {_pct(o['success_rate'])} ({o['successes']}/{o['total']})"
+            f"  scored success {_pct(o['scored_success_rate'])} ({o['successes']}/{o['scored']})"
             f"  mean score {_num(o['mean_score'], '{:.3f}')}"
             f"  skipped {o['skipped']}  errors {o['errors']}  invalid {o['invalid']}  interrupted {o['interrupted']}",
             f"  mean steps {_num(summary['mean_steps'])}  step latency {_num(summary['mean_step_latency_s'], '{:.3f}')} s"
             f"  tokens {_num(summary['mean_tokens'], '{:.0f}')}"]
     width = max((len(d) for d in summary["per_domain"]), default=6)
     for d, b in summary["per_domain"].items():
-        rows.append(f"  {d:<{width}}  {_pct(b['success_rate']):>6}  ({b['success']}/{b['scored']})"
+        rows.append(f"  {d:<{width}}  {_pct(b['success_rate']):>6}  ({b['successes']}/{b['total']})"
                     + (f"  skipped {b['skipped']}" if b["skipped"] else "")
                     + (f"  errors {b['errors']}" if b["errors"] else "")
                     + (f"  invalid {b['invalid']}" if b["invalid"] else ""))
+    rows += [f"  {line}" for line in not_scored_lines(summary)[1:]]
     return "\n".join(rows)
 
 
@@ -294,13 +375,16 @@ def write_index(out: Path, records: list[TaskRecord], summary: dict) -> Path:
                         "steps": r.steps, "seconds": r.seconds, "reason": r.reason, "instruction": r.instruction,
                         "report": report if report.exists() else None})
     overall = summary["overall"]
-    facts = {k: v for k, v in summary.items() if isinstance(v, (str, int, float)) and not k.startswith("mean")}
-    facts.update({"success rate": _pct(overall["success_rate"]), "scored": overall["scored"],
-                  "skipped": overall["skipped"], "errors": overall["errors"],
-                  "mean steps": _num(summary["mean_steps"])})
-    return render_index(entries, facts, out / "index.html")
+    facts = {"success rate": f"{_pct(overall['success_rate'])} ({overall['successes']}/{overall['total']})",
+             "scored success rate": f"{_pct(overall['scored_success_rate'])} ({overall['successes']}/"
+                                    f"{overall['scored']})"}
+    facts.update({k: v for k, v in summary.items() if isinstance(v, (str, int, float)) and not k.startswith("mean")
+                  and k not in ("success_rate", "scored_success_rate", "successes")})
+    facts.update({"skipped": overall["skipped"], "errors": overall["errors"], "mean steps": _num(summary["mean_steps"])})
+    return render_index(entries, facts, out / "index.html", headline=headline(summary),
+                        notes=not_scored_lines(summary))
 
 
-__all__ = ["DONE_STATUSES", "TaskRecord", "clear_task_dir", "collect", "export_osworld", "read_record",
-           "render_markdown", "render_text", "summarize", "task_dir", "trajectory_stats", "write_index",
+__all__ = ["DONE_STATUSES", "TaskRecord", "clear_task_dir", "collect", "export_osworld", "group_reasons", "headline",
+           "not_scored_lines", "read_record", "reason_group", "render_markdown", "render_text", "summarize", "task_dir", "trajectory_stats", "write_index",
            "write_record", "write_report", "write_summary"]

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from guiagent.agent.runlock import RecordError, RunFolderInUse, lock_run_folder
 from guiagent.harness import results
-from guiagent.harness.base import InfraError, InvalidTask, Sandbox, Task, TaskSkip
+from guiagent.harness.base import DEFAULT_INFEASIBLE_MAPPING, InfraError, InvalidTask, Sandbox, Task, TaskSkip
 from guiagent.harness.isolation import bwrap_path, unavailable_reason
 from guiagent.harness.progress import BenchProgress
 from guiagent.harness.results import DONE_STATUSES, TaskRecord
@@ -73,6 +73,7 @@ class RunOptions:
     serial: str | None = None  # android: a device of the user's instead of simulated phones
     unsafe_host: bool = False  # run task commands on the host when bubblewrap is missing
     calls: Calls = "first"  # tool calls executed per reply (Agent.calls)
+    infeasible_mapping: str = DEFAULT_INFEASIBLE_MAPPING  # a key of base.INFEASIBLE_MAPPINGS
     kill_grace: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -203,6 +204,7 @@ class Runner:
                     th.join(0.2)  # short joins keep the main thread responsive to Ctrl+C
         self.progress.close()
         meta = {"suite": self.options.suite, "model": self.options.model_spec, "out": str(self.out),
+                "infeasible_mapping": self.options.infeasible_mapping,
                 "workers": self.options.workers, "started_at": started, "ended_at": time.time(),
                 "wall_seconds": time.time() - started, "interrupted": self.stopping.is_set()}
         return results.write_summary(self.out, meta)
@@ -228,6 +230,7 @@ class Runner:
                 "timeout": self.options.timeout, "history": self.options.history, "calls": self.options.calls,
                 "min_pixels": self.options.budget.min_pixels if self.options.budget else None,
                 "max_pixels": self.options.budget.max_pixels if self.options.budget else None,
+                "infeasible_mapping": self.options.infeasible_mapping,
                 "tasks": [t.id for t in self.tasks], "argv": [redact(a) for a in sys.argv],  # no credentials
                 **self.options.extra}
         (out / "args.json").write_text(json.dumps(args, indent=1), encoding="utf-8")
@@ -237,6 +240,7 @@ class Runner:
 
         oracle = isinstance(self.model, OracleModel)
         for t in self.tasks:
+            t.infeasible_mapping = self.options.infeasible_mapping
             if t.id in done:
                 continue
             folder = results.task_dir(out, t.domain, t.id)
@@ -381,7 +385,15 @@ class Runner:
             final = self._final_screenshot(sb, folder)
             try:
                 outcome = task.evaluate(sb, result)
-            except (TaskSkip, InfraError):
+            except TaskSkip as exc:
+                # Whether a task counts must not depend on what its agent did: a task that cannot be
+                # evaluated is skipped before its episode (the loaders' checks), so one found out only
+                # now is an error (a failure in success_rate), never a skip, and is not run again.
+                rec = self._finish(task, folder, result, "error", None, instruction, {}, timed_out.is_set(),
+                                   reason=f"could not be evaluated after the episode: {exc}")
+                results.export_osworld(folder, result.trajectory, final)
+                return rec
+            except InfraError:
                 raise
             except Exception as exc:  # noqa: BLE001 - an evaluator that crashes is not the agent's failure
                 raise InfraError(f"evaluation failed: {type(exc).__name__}: {exc}") from None

@@ -83,6 +83,13 @@ def _until_met(until: dict[str, Any], res: CommandResult) -> bool:
     return not ("stderr" in until and str(until["stderr"]) not in res.stderr)
 
 
+def open_problem(path: str) -> str | None:
+    """Why an ``open`` step cannot open `path` on this machine, known before the task runs (None when it can)."""
+    if Path(path).suffix.lower() in TEXT_SUFFIXES or shutil.which("xdg-open"):
+        return None
+    return f"open: no application here opens {Path(path).suffix or 'this file'} files"
+
+
 def _open(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
     path = sb.host_path(p["path"])
     if not path.exists():
@@ -92,10 +99,10 @@ def _open(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
         sb.launch([sys.executable, "-m", "guiagent.harness.suites.desktop.apps.editor", sb.task_path(path)])
         sb.window_action("activate", f"{path.name} - Editor", strict=True)
         return
-    if shutil.which("xdg-open"):
-        sb.launch(["xdg-open", sb.task_path(path)])
-        return
-    raise TaskSkip(f"open: no application here opens {path.suffix or 'this file'} files")
+    problem = open_problem(str(path))
+    if problem:
+        raise TaskSkip(problem)
+    sb.launch(["xdg-open", sb.task_path(path)])
 
 
 def _sleep(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
@@ -120,20 +127,34 @@ def _download(sb: Sandbox, p: dict[str, Any], *, base: Path, **_: Any) -> None:
         shutil.copyfile(src, dest)
 
 
+def source_problem(url: str) -> str | None:
+    """Why `resolve_local` cannot fetch `url`, known before the task runs (None when it may).
+
+    The one rule for sources: the loaders check every download URL and ``cloud_file`` path with it, so
+    a task that needs one it cannot have is skipped before its episode, never after (see
+    `harness.evaluators.needs_problem`).
+    """
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme in ("http", "https", "ftp"):
+        return f"download from the network is not supported here ({url}); use a local path or file:// URL"
+    if parsed.scheme not in ("", "file") and len(parsed.scheme) != 1:  # a Windows drive letter parses as one
+        return f"unsupported URL scheme {parsed.scheme!r} in {url}"
+    return None
+
+
 def resolve_local(url: str, base: Path) -> Path:
     """A local path or file:// URL inside the task file's folder (relative paths are relative to it);
     network URLs skip, and so does a source outside that folder (a task file may not read host files)."""
+    problem = source_problem(url)
+    if problem:
+        raise TaskSkip(problem)
     parsed = urllib.parse.urlparse(url)
-    if parsed.scheme in ("http", "https", "ftp"):
-        raise TaskSkip(f"download from the network is not supported here ({url}); use a local path or file:// URL")
     if parsed.scheme == "file":
         path = Path(urllib.request.url2pathname(parsed.path))
-    elif parsed.scheme in ("",) or len(parsed.scheme) == 1:  # a Windows drive letter parses as a scheme
+    else:  # a plain path (source_problem let no other scheme through)
         path = Path(url).expanduser()
         if not path.is_absolute():
             path = base / path
-    else:
-        raise TaskSkip(f"unsupported URL scheme {parsed.scheme!r} in {url}")
     path = confine(path, base, "source")
     if not path.is_file():
         raise InfraError(f"download source {url} not found ({path})")
@@ -159,4 +180,5 @@ _STEPS: dict[str, Callable[..., Any]] = {
     "adb_shell": _adb_shell,
 }
 
-__all__ = ["DESKTOP_STEPS", "STEPS_BY_ENV", "resolve_local", "run_steps", "unsupported_steps"]
+__all__ = ["DESKTOP_STEPS", "STEPS_BY_ENV", "open_problem", "resolve_local", "run_steps", "source_problem",
+           "unsupported_steps"]

@@ -124,8 +124,10 @@ def test_commands_run_in_bubblewrap_and_cannot_touch_the_host(tmp_path):
     written = _everything_written(tmp_path / "out")
     assert "inside" in written  # the getter's output reached the results
     assert SECRET not in written
-    # a symlink the task plants in its home is not followed out of it
-    assert tasks["symlink-out"]["status"] == "skipped" and "outside" in tasks["symlink-out"]["reason"]
+    # a symlink the task plants in its home is not followed out of it; found only at evaluation, after the
+    # episode, it is an error (a failure in the success rate), never a skip that would leave the task uncounted
+    assert tasks["symlink-out"]["status"] == "error" and "outside" in tasks["symlink-out"]["reason"]
+    assert tasks["symlink-out"]["reason"].startswith("could not be evaluated after the episode")
 
 
 def test_without_bubblewrap_command_tasks_are_skipped_unless_unsafe_host(tmp_path, monkeypatch):

@@ -270,7 +270,7 @@ def test_progress_plain_lines_and_tty_bar():
     p.close()
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("[1/2] a  success 1.00 (3 steps, 1.5 s) | 1/2 done, success 1/1 (100.0%)")
-    assert lines[1].startswith("[2/2] b  error: device lost | 2/2 done, success 1/1 (100.0%)")
+    assert lines[1].startswith("[2/2] b  error: device lost | 2/2 done, success 1/2 (50.0%)")  # errors count
     assert lines[1].endswith("ETA 0s")
 
     tty = io.StringIO()

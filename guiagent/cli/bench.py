@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe-host", action="store_true",
                    help="where bubblewrap is missing, run task files' commands on this host as you (default: skip "
                         "those tasks)")
+    p.add_argument("--infeasible-mapping", choices=("guiagent", "osworld"), default="guiagent",
+                   help="OSWorld tasks: how the agent's terminate maps to OSWorld's last action. guiagent (default): "
+                        "terminate(failure) -> FAIL; osworld: every terminate -> DONE, as OSWorld's own Qwen2.5-VL "
+                        "agent does (it then scores 0 on every infeasible task)")
     add_calls_arg(p)
     add_budget_args(p)
     add_model_args(p)
@@ -132,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         model = load_bench_model(args.model, args)
         options = RunOptions(out=out, model_spec=redact(args.model), suite=suite.name, workers=workers,
                              timeout=args.timeout, resume=args.resume, history=args.history, calls=args.calls,
-                             budget=pixels, serial=args.device,
-                             unsafe_host=args.unsafe_host)
+                             budget=pixels, serial=args.device, unsafe_host=args.unsafe_host,
+                             infeasible_mapping=args.infeasible_mapping)
         try:
             runner = Runner(tasks, model, options)
             summary = runner.run()

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from guiagent.agent.loop import Result
 from guiagent.agent.trajectory import RunMeta, Trajectory
-from guiagent.harness.base import TaskSkip
 from guiagent.harness.evaluators import check_include_exclude, compare_text_file, evaluate, exact_match
 
 

@@ -10,13 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from guiagent.agent.loop import Result
+from guiagent.agent.trajectory import RunMeta, Trajectory
 from guiagent.harness.evaluators import compare_text_file, evaluate, get_vm_command_line
 from guiagent.harness.osworld import OSWorldTask
 from guiagent.harness.osworld_cache import download_cache_name
 from guiagent.harness.steps import run_steps, substitute
-from guiagent.agent.trajectory import RunMeta, Trajectory
 
 
 def _result(status: str) -> Result:

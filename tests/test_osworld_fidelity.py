@@ -187,3 +187,61 @@ def test_files_with_different_invalid_utf8_are_not_equal(tmp_path):
     c.write_bytes(b"x\xff")
     assert compare_text_file(str(a), str(b)) == 0.0
     assert compare_text_file(str(a), str(c)) == 1.0
+
+
+def _index_tasks() -> dict[str, list[dict]]:
+    """Task JSON in OSWorld's shape, one per feature this subset has or lacks (not OSWorld's own files)."""
+    vm = {"type": "vm_file", "path": "/home/user/r.xlsx", "dest": "r.xlsx"}
+    gold = {"type": "cloud_file", "path": "https://example.invalid/gold.xlsx", "dest": "gold.xlsx"}
+    dl = {"type": "download", "parameters": {"files": [{"url": "https://example.invalid/a.xlsx",
+                                                        "path": "/home/user/a.xlsx"}]}}
+    ex = {"type": "execute", "parameters": {"command": ["python", "-c", "print({SCREEN_WIDTH_HALF})"]}}
+    table = {"func": "compare_table", "result": vm, "expected": gold,
+             "options": {"rules": [{"type": "sheet_data", "sheet_idx0": 0, "sheet_idx1": "EI0"}]}}
+    return {
+        "libreoffice_calc": [
+            {"config": [dl], "evaluator": table},
+            {"config": [dl], "evaluator": {**table, "options": {"rules": [{"type": "chart"}]}}},
+        ],
+        "libreoffice_writer": [{"config": [dl], "evaluator": {"func": "compare_docx_files", "expected": gold,
+                                                              "result": {**vm, "path": "/home/user/a.docx"}}}],
+        "libreoffice_impress": [{"config": [dl], "evaluator": {"func": "compare_pptx_files", "result": vm,
+                                                               "expected": gold}}],
+        "os": [
+            {"config": [ex], "evaluator": {"func": "check_direct_json_object", "result": {
+                "type": "vm_command_line", "command": "echo {}", "shell": True},
+                "expected": {"type": "rule", "rules": {"expected": {}}}}},
+            {"config": [], "evaluator": {"func": "infeasible"}},
+            {"config": [{"type": "googledrive", "parameters": {}}], "evaluator": {"func": "infeasible"}},
+        ],
+        "vs_code": [{"config": [ex], "evaluator": {"func": "check_json_settings", "result": vm,
+                                                  "expected": {"type": "rule", "rules": {"expected": {"a": 1}}}}}],
+        "chrome": [{"config": [], "evaluator": {"func": "is_expected_tabs", "result": {"type": "open_tabs_info"},
+                                                "expected": {"type": "rule", "rules": {}}}}],
+        "broken": [{"config": "not a list", "evaluator": {"func": "infeasible"}}],
+    }
+
+
+def test_loadable_and_runnable_counts_over_a_test_all_index(tmp_path):
+    """The README's counts: an OSWorld-shaped test_all.json index of the task JSON above."""
+    from guiagent.harness.base import InvalidTask
+    from guiagent.harness.loader import load_suite
+
+    root = tmp_path / "evaluation_examples"
+    index: dict[str, list[str]] = {}
+    for domain, items in _index_tasks().items():
+        for i, item in enumerate(items):
+            tid = f"{domain}-{i}"
+            index.setdefault(domain, []).append(tid)
+            folder = root / "examples" / domain
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{tid}.json").write_text(json.dumps({"id": tid, "instruction": "Do it.", **item}))
+    (root / "test_all.json").write_text(json.dumps(index))
+    tasks = load_suite(str(root / "test_all.json")).tasks
+    loadable = [t for t in tasks if not isinstance(t, InvalidTask)]
+    runnable = {t.id for t in loadable if t.skip_reason is None}
+    reasons = {t.id: t.skip_reason for t in loadable if t.skip_reason}
+    assert (len(tasks), len(loadable), len(runnable)) == (10, 9, 5), reasons
+    assert runnable == {"libreoffice_calc-0", "libreoffice_writer-0", "os-0", "os-1", "vs_code-0"}
+    assert "compare_table rule 'chart'" in reasons["libreoffice_calc-1"]
+    assert "compare_pptx_files" in reasons["libreoffice_impress-0"]

@@ -228,7 +228,7 @@ def path_problem(steps: list[Any], spec: dict[str, Any], base: Path) -> str | No
     def name(p: Any) -> bool:  # a file name in the task's scratch folder
         return not Path(str(p)).is_absolute() and not os.path.normpath(str(p)).startswith("..")
 
-    def source(p: Any) -> bool:  # a fixture next to the task file (resolve_local refuses network URLs itself)
+    def source(p: Any) -> bool:  # a fixture next to the task file; http(s) URLs land in the task's cache folder
         parsed = urllib.parse.urlparse(str(p))
         if parsed.scheme not in ("", "file") and len(parsed.scheme) != 1:
             return True

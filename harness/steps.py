@@ -1,7 +1,7 @@
 """Setup and postconfig steps, shared by native and OSWorld tasks (OSWorld's SetupController).
 
 A step is ``{"type": T, "parameters": {...}}``. Desktop steps: launch, execute / command,
-open, sleep, activate_window, close_window, download (local paths and file:// URLs).
+open, sleep, activate_window, close_window, download (local paths, file:// and http(s) URLs).
 Native task files add ``miniwob`` (start a MiniWoB episode) and ``adb_shell`` (a command
 on the phone). A task with any other step is *skipped* with the reason, before it starts.
 """

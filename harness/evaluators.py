@@ -11,9 +11,10 @@ Semantics follow OSWorld's ``DesktopEnv.evaluate``:
 
 Getters: ``vm_command_line`` (a command's stdout), ``vm_file`` (a file the task left,
 copied to the task's scratch folder), ``rule`` (the literal ``rules``), ``cloud_file``
-(only local paths and file:// URLs here), and for native tasks ``adb_shell``.
-Metrics: ``exact_match``, ``check_include_exclude``, ``compare_text_file``,
-``infeasible``, and ``miniwob_reward`` (MiniWoB's own raw reward: 1 = success).
+(a local fixture, or http(s) through OSWorld's cache), and for native tasks ``adb_shell``.
+Metrics: ``exact_match``, ``check_include_exclude``, ``compare_text_file``, OSWorld's file metrics
+in `harness.osworld_metrics` (``compare_table``, ``compare_docx_files``, ``check_direct_json_object``,
+``check_json_settings``), ``infeasible``, and ``miniwob_reward`` (MiniWoB's own raw reward: 1 = success).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import Outcome, Sandbox, Task, TaskSkip, confine
+from guiagent.harness.osworld_cache import cached_cloud_file, is_network_url
+from guiagent.harness.osworld_metrics import FILE_METRICS, unsupported_options
 from guiagent.harness.steps import open_problem, resolve_local, run_steps, source_problem, unsupported_steps
 
 if TYPE_CHECKING:
@@ -55,9 +58,9 @@ def compare_text_file(file1: str | None, file2: str | None, **options: Any) -> f
     """1 when two text files are equal; ``ignore_blanks`` collapses whitespace, ``ignore_case`` folds case."""
     if not file1 or not file2:
         return 0.0
-    try:
-        a = Path(file1).read_text(encoding="utf-8", errors="replace")
-        b = Path(file2).read_text(encoding="utf-8", errors="replace")
+    try:  # surrogateescape keeps invalid bytes distinct: files with different invalid UTF-8 differ
+        a = Path(file1).read_text(encoding="utf-8", errors="surrogateescape")
+        b = Path(file2).read_text(encoding="utf-8", errors="surrogateescape")
     except OSError:
         return 0.0
     if options.get("ignore_blanks"):
@@ -71,6 +74,7 @@ METRICS: dict[str, Callable[..., float]] = {
     "exact_match": exact_match,
     "check_include_exclude": check_include_exclude,
     "compare_text_file": compare_text_file,
+    **FILE_METRICS,  # compare_table, compare_docx_files, check_direct_json_object, check_json_settings
 }
 # Metrics that read the episode or the env themselves, not getter values.
 EPISODE_METRICS = ("infeasible", "miniwob_reward")
@@ -80,38 +84,59 @@ EPISODE_METRICS = ("infeasible", "miniwob_reward")
 
 
 def get_vm_command_line(sb: Sandbox, cfg: dict, task: Task) -> str | None:
-    res = sb.run(cfg["command"], shell=bool(cfg.get("shell", False)))
-    return res.stdout if res.returncode == 0 or res.stdout else None
+    """The command's stdout, whatever its exit status: OSWorld's server answers 200 with the output of a
+    failed command too ("" when it printed nothing)."""
+    return sb.run(cfg["command"], shell=bool(cfg.get("shell", False))).stdout
+
+
+def _multi(cfg: dict[str, Any]) -> tuple[list[Any], list[Any], set[int]]:
+    """OSWorld's file getter arguments: (paths, dests, gives); ``multi`` says path and dest are lists."""
+    if cfg.get("multi", False):
+        paths, dests = list(cfg["path"]), list(cfg["dest"])
+    else:
+        paths, dests = [cfg["path"]], [cfg.get("dest") or Path(str(cfg["path"])).name]
+    return paths, dests, {int(i) for i in cfg.get("gives", [0])}
+
+
+def _given(out: list[str | None]) -> str | list[str | None] | None:
+    return out[0] if len(out) == 1 else out  # OSWorld: one given file is returned bare, else the list
 
 
 def get_vm_file(sb: Sandbox, cfg: dict, task: Task) -> str | list[str | None] | None:
-    paths = cfg["path"] if isinstance(cfg["path"], list) else [cfg["path"]]
-    dests = cfg.get("dest") or [Path(str(p)).name for p in paths]
-    dests = dests if isinstance(dests, list) else [dests]
+    """Copy files the task left into its scratch folder, as OSWorld's ``get_vm_file``: with ``multi``,
+    ``path``/``dest`` are lists and ``gives`` (default [0]) picks which are returned; a missing file is None."""
+    paths, dests, gives = _multi(cfg)
     out: list[str | None] = []
-    for path, dest in zip(paths, dests, strict=False):  # missing dests fall back to names
+    for i, (path, dest) in enumerate(zip(paths, dests, strict=False)):
         src = sb.host_path(str(path))
         if not src.is_file():
-            out.append(None)
+            if i in gives:
+                out.append(None)
             continue
         local = confine(sb.scratch / str(dest), sb.scratch, "vm_file dest")
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, local)
-        out.append(str(local))
-    if isinstance(cfg["path"], list):
-        return out
-    if out[0] is None:
-        raise FileNotFoundError(str(paths[0]))
-    return out[0]
+        if i in gives:
+            out.append(str(local))
+    return _given(out)
 
 
 def get_rule(sb: Sandbox, cfg: dict, task: Task) -> Any:
     return cfg["rules"]
 
 
-def get_cloud_file(sb: Sandbox, cfg: dict, task: Task) -> str:
+def get_cloud_file(sb: Sandbox, cfg: dict, task: Task) -> str | list[str | None] | None:
+    """A gold file: a local fixture next to the task file, or an http(s) URL through OSWorld's cache
+    (``<cache>/<task id>/<dest>``, used as is when present); ``multi``/``gives`` as `get_vm_file`."""
     base = Path(task.source).parent if task.source else Path.cwd()
-    return str(resolve_local(str(cfg["path"]), base))
+    paths, dests, gives = _multi(cfg)
+    out: list[str | None] = []
+    for i, (path, dest) in enumerate(zip(paths, dests, strict=False)):
+        url = str(path)
+        file = cached_cloud_file(url, str(dest), task) if is_network_url(url) else resolve_local(url, base)
+        if i in gives:
+            out.append(str(file))
+    return _given(out)
 
 
 def get_adb_shell(sb: Sandbox, cfg: dict, task: Task) -> str:
@@ -149,9 +174,14 @@ def unsupported_evaluator(spec: dict, env_kind: str) -> str | None:
         value = spec.get(key)
         if isinstance(value, list) and len(value) != len(funcs):
             return f"evaluator {key} has {len(value)} entries but func has {len(funcs)}"
-    for f in funcs:
+    all_options = _as_list(spec.get("options") or {}, len(funcs))
+    for i, f in enumerate(funcs):
         if f not in METRICS and f not in EPISODE_METRICS:
             return f"evaluator metric {f!r} is not supported"
+        opts = all_options[i] if i < len(all_options) and isinstance(all_options[i], dict) else {}
+        reason = unsupported_options(str(f), opts, _getters(spec)) if f in FILE_METRICS else None
+        if reason:
+            return reason
         if f == "miniwob_reward" and env_kind != "miniwob":
             return "metric 'miniwob_reward' needs a miniwob env"
     getters = [g for key in ("result", "expected") for g in _as_list(spec.get(key), len(funcs)) if g]
@@ -198,7 +228,7 @@ def path_problem(steps: list[Any], spec: dict[str, Any], base: Path) -> str | No
     def name(p: Any) -> bool:  # a file name in the task's scratch folder
         return not Path(str(p)).is_absolute() and not os.path.normpath(str(p)).startswith("..")
 
-    def source(p: Any) -> bool:  # a fixture next to the task file (resolve_local refuses network URLs itself)
+    def source(p: Any) -> bool:  # a fixture next to the task file; http(s) URLs land in the task's cache folder
         parsed = urllib.parse.urlparse(str(p))
         if parsed.scheme not in ("", "file") and len(parsed.scheme) != 1:
             return True
@@ -274,14 +304,14 @@ def agent_failed(result: Result, task: Task) -> bool:
 def evaluate(sb: Sandbox, spec: dict, result: Result, task: Task) -> Outcome:
     """Score an episode with an OSWorld-style evaluator block."""
     funcs = spec["func"] if isinstance(spec["func"], list) else [spec["func"]]
+    if spec.get("postconfig"):  # OSWorld runs them first, on infeasible tasks and after a FAIL too
+        run_steps(sb, list(spec["postconfig"]), task, task.source)
     if funcs == ["infeasible"]:
         ok = agent_failed(result, task)
         return Outcome(1.0 if ok else 0.0, {"metric": "infeasible", "last_action_fail": ok,
                                             "infeasible_mapping": getattr(task, "infeasible_mapping", None)})
     if agent_failed(result, task):
         return Outcome(0.0, {"reason": "the agent gave up (FAIL) on a feasible task"})
-    if spec.get("postconfig"):
-        run_steps(sb, list(spec["postconfig"]), task, task.source)
     n = len(funcs)
     results = _as_list(spec.get("result"), n)
     expecteds = _as_list(spec.get("expected"), n)

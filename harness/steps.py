@@ -1,13 +1,14 @@
 """Setup and postconfig steps, shared by native and OSWorld tasks (OSWorld's SetupController).
 
 A step is ``{"type": T, "parameters": {...}}``. Desktop steps: launch, execute / command,
-open, sleep, activate_window, close_window, download (local paths and file:// URLs).
+open, sleep, activate_window, close_window, download (local paths, file:// and http(s) URLs).
 Native task files add ``miniwob`` (start a MiniWoB episode) and ``adb_shell`` (a command
 on the phone). A task with any other step is *skipped* with the reason, before it starts.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import time
@@ -18,6 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from guiagent.harness.base import CommandResult, InfraError, Sandbox, Task, TaskSkip, confine
+from guiagent.harness.osworld_cache import cached_download, is_network_url
+
+log = logging.getLogger(__name__)
+CLIENT_PASSWORD = "password"  # OSWorld's DesktopEnv default (client_password="") off AWS
+DEFAULT_SCREEN = (1920, 1080)  # OSWorld's default screen_size
+UNTIL_ATTEMPTS = 100
 
 DESKTOP_STEPS = ("launch", "execute", "command", "open", "sleep", "activate_window", "close_window", "download")
 STEPS_BY_ENV: dict[str, tuple[str, ...]] = {
@@ -58,17 +65,39 @@ def run_steps(sandbox: Sandbox, steps: list[dict[str, Any]], task: Task, source:
     return out
 
 
+def substitute(command: Any, screen: tuple[int, int], password: str = CLIENT_PASSWORD) -> Any:
+    """OSWorld's placeholders in an execute command (a string or each string of a list), in its order."""
+    width, height = screen
+    pairs = (("{CLIENT_PASSWORD}", password), ("{SCREEN_WIDTH_HALF}", str(width // 2)),
+             ("{SCREEN_HEIGHT_HALF}", str(height // 2)), ("{SCREEN_WIDTH}", str(width)),
+             ("{SCREEN_HEIGHT}", str(height)))
+
+    def one(text: str) -> str:
+        for key, value in pairs:
+            text = text.replace(key, value)
+        return text
+
+    if isinstance(command, str):
+        return one(command)
+    return [one(str(item)) for item in command]
+
+
 def _launch(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
-    sb.launch(p["command"], shell=bool(p.get("shell", False)))
+    try:
+        sb.launch(p["command"], shell=bool(p.get("shell", False)))
+    except InfraError as exc:  # OSWorld's controller logs a failed launch and goes on
+        log.warning("launch %r failed, continuing as OSWorld does: %s", p["command"], exc)
 
 
 def _execute(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
     until = p.get("until") or {}
-    for _attempt in range(10 if until else 1):
-        res = sb.run(p["command"], shell=bool(p.get("shell", False)), timeout=float(p.get("timeout", 120)))
+    command = substitute(p["command"], getattr(sb, "screen", DEFAULT_SCREEN))
+    # OSWorld retries every 0.3 s until a condition holds, without bound; here at most UNTIL_ATTEMPTS times
+    for _attempt in range(UNTIL_ATTEMPTS if until else 1):
+        res = sb.run(command, shell=bool(p.get("shell", False)), timeout=float(p.get("timeout", 120)))
         if not until or _until_met(until, res):
             break
-        time.sleep(1)
+        time.sleep(0.3)
     for key in ("stdout", "stderr"):
         if p.get(key):  # OSWorld saves the stream to a file of this name in the task cache
             confine(sb.scratch / str(p[key]), sb.scratch, f"execute {key} file").write_text(getattr(res, key),
@@ -76,11 +105,10 @@ def _execute(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
 
 
 def _until_met(until: dict[str, Any], res: CommandResult) -> bool:
-    if "returncode" in until and res.returncode != until["returncode"]:
-        return False
-    if "stdout" in until and str(until["stdout"]) not in res.stdout:
-        return False
-    return not ("stderr" in until and str(until["stderr"]) not in res.stderr)
+    """OSWorld's ``until``: any one of its conditions ends the retries."""
+    return ("returncode" in until and res.returncode == until["returncode"]
+            or "stdout" in until and str(until["stdout"]) in res.stdout
+            or "stderr" in until and str(until["stderr"]) in res.stderr)
 
 
 def open_problem(path: str) -> str | None:
@@ -109,20 +137,29 @@ def _sleep(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
     time.sleep(min(float(p.get("seconds", 1)), 60.0))
 
 
+def _window(sb: Sandbox, action: str, p: dict[str, Any]) -> None:
+    try:
+        sb.window_action(action, p["window_name"], strict=bool(p.get("strict", False)),
+                         by_class=bool(p.get("by_class", False)))
+    except InfraError as exc:  # OSWorld's server runs wmctrl and answers 200 whatever it found
+        log.warning("%s_window %r failed, continuing as OSWorld does: %s", action, p["window_name"], exc)
+
+
 def _activate(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
-    sb.window_action("activate", p["window_name"], strict=bool(p.get("strict", False)),
-                     by_class=bool(p.get("by_class", False)))
+    _window(sb, "activate", p)
 
 
 def _close(sb: Sandbox, p: dict[str, Any], **_: Any) -> None:
-    sb.window_action("close", p["window_name"], strict=bool(p.get("strict", False)),
-                     by_class=bool(p.get("by_class", False)))
+    _window(sb, "close", p)
 
 
-def _download(sb: Sandbox, p: dict[str, Any], *, base: Path, **_: Any) -> None:
+def _download(sb: Sandbox, p: dict[str, Any], *, base: Path, task: Task, **_: Any) -> None:
     for f in p["files"]:
-        src = resolve_local(str(f["url"]), base)
-        dest = sb.host_path(f["path"])
+        url, path = str(f.get("url") or ""), str(f.get("path") or "")
+        if not url or not path:
+            raise InfraError(f"download: invalid url ({url!r}) or path ({path!r})")
+        dest = sb.host_path(path)
+        src = cached_download(url, path, task) if is_network_url(url) else resolve_local(url, base)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
 
@@ -135,8 +172,8 @@ def source_problem(url: str) -> str | None:
     `harness.evaluators.needs_problem`).
     """
     parsed = urllib.parse.urlparse(url)
-    if parsed.scheme in ("http", "https", "ftp"):
-        return f"download from the network is not supported here ({url}); use a local path or file:// URL"
+    if parsed.scheme in ("http", "https"):  # fetched through OSWorld's cache layout (`harness.osworld_cache`)
+        return None
     if parsed.scheme not in ("", "file") and len(parsed.scheme) != 1:  # a Windows drive letter parses as one
         return f"unsupported URL scheme {parsed.scheme!r} in {url}"
     return None
@@ -149,6 +186,8 @@ def resolve_local(url: str, base: Path) -> Path:
     if problem:
         raise TaskSkip(problem)
     parsed = urllib.parse.urlparse(url)
+    if parsed.scheme in ("http", "https", "ftp"):
+        raise TaskSkip(f"{url} is a network URL, not a local fixture")
     if parsed.scheme == "file":
         path = Path(urllib.request.url2pathname(parsed.path))
     else:  # a plain path (source_problem let no other scheme through)

@@ -136,7 +136,8 @@ def test_the_checker_sees_a_cycle_and_a_bare_import(tmp_path, monkeypatch):
 # The harness bottom up: a module imports harness modules of lower layers only (so task formats never import each
 # other, the loader or the runner, and the shared vocabulary imports none). The built-in suites are data.
 HARNESS_LAYERS = [
-    {"base", "isolation", "offline.suite", "offline.protowire", "offline.oracle"},
+    {"base", "isolation", "offline.suite", "offline.protowire", "offline.oracle", "osworld_metrics"},
+    {"osworld_cache"},
     {"steps", "plan", "remote_env", "results", "osworld_agent", "offline.screenspot", "offline.androidcontrol", "offline.report"},
     {"evaluators", "progress", "oracle", "sandboxes.browser", "sandboxes.desktop", "sandboxes.android"},
     {"native", "osworld", "androidworld", "sandboxes", "offline.runner"},

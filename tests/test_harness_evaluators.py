@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from guiagent.agent.loop import Result
 from guiagent.agent.trajectory import RunMeta, Trajectory
-from guiagent.harness.base import TaskSkip
 from guiagent.harness.evaluators import check_include_exclude, compare_text_file, evaluate, exact_match
 
 
@@ -120,17 +119,20 @@ def test_getters_and_setup_steps_on_a_real_desktop_sandbox(desktop_sandbox, tmp_
     missing = {"func": "compare_text_file", "result": {"type": "vm_file", "path": "/home/user/none.txt", "dest": "n"},
                "expected": {"type": "cloud_file", "path": "gold.txt"}}
     out = evaluate(sb, missing, _result("success"), task)
-    assert out.score == 0.0 and "file not found" in out.detail["error"]
+    assert out.score == 0.0 and out.detail["result"] is None  # OSWorld's get_vm_file gives None for it
 
 
-def test_network_downloads_are_skipped_not_fetched(desktop_sandbox, tmp_path):
+def test_an_unreachable_download_not_in_the_cache_is_an_infra_error(desktop_sandbox, tmp_path, monkeypatch):
+    from guiagent.harness.base import InfraError
     from guiagent.harness.steps import run_steps
 
+    monkeypatch.setenv("GUIAGENT_OSWORLD_CACHE", str(tmp_path / "cache"))
     sb = desktop_sandbox
     sb.prepare("net")
     task = _Task()
-    with pytest.raises(TaskSkip, match="download from the network is not supported"):
+    task.name = "net"
+    with pytest.raises(InfraError, match="not in the cache"):  # port 9 on loopback: nothing listens
         run_steps(sb, [{"type": "download", "parameters": {"files": [
-            {"url": "https://huggingface.co/x/NetIncome.xlsx", "path": "/home/user/NetIncome.xlsx"}]}}],
+            {"url": "http://127.0.0.1:9/NetIncome.xlsx", "path": "/home/user/NetIncome.xlsx"}]}}],
             task, str(tmp_path / "t.json"))
     assert not Path(sb.home / "NetIncome.xlsx").exists()

@@ -37,6 +37,7 @@ class DesktopSandbox(Sandbox):
         super().__init__(root)
         self.isolated = isolation.bwrap_path() is not None
         self.unsafe_host = unsafe_host
+        self.screen = screen  # what OSWorld's {SCREEN_WIDTH}/{SCREEN_HEIGHT} placeholders become
         from guiagent.envs.xvfb import XvfbError, start_xvfb
 
         self._procs: list[subprocess.Popen] = []
@@ -94,6 +95,10 @@ class DesktopSandbox(Sandbox):
             argv = ["/bin/sh", "-c", command if isinstance(command, str) else shlex.join(map(str, command))]
         else:
             argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+            # OSWorld's VM server expands an argument that starts with ~/ (a shell command expands ~ and
+            # $HOME itself, HOME being the task home)
+            home = OSWORLD_HOME if self.isolated else str(self.home)
+            argv = [home + a[1:] if a.startswith("~/") else a for a in argv]
         if self.isolated:
             return isolation.wrap(argv, home=self.home, env=self.child_env())
         if not self.unsafe_host:

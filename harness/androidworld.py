@@ -23,7 +23,8 @@ agent ended it itself (terminate or answer); running out of steps scores 0.
 A module's tasks are its ``TASKS`` list if it has one, else every public class
 defined in it with a string ``template`` and an ``is_successful`` method. Each task
 gets ``instances`` seeded instances (the suite's setting, ``--instances``), with
-AndroidWorld's per-instance seed ``sha256(f"{base_seed}_{name}_{i}")``.
+AndroidWorld's per-instance seed ``int(sha256(f"{base_seed}_{name}_{i}").hexdigest(), 16) % 2**32``
+(base seed 30, as its run.py).
 """
 
 from __future__ import annotations
@@ -208,6 +209,11 @@ def task_classes(module: Any) -> list[type[Any]]:
 
 
 def _params(cls: type, seed: int) -> dict[str, Any]:
+    """As AndroidWorld's ``suite_utils._instantiate_task``: device time set, the global random module
+    seeded, ``generate_random_params()``, then ``params["seed"] = seed``."""
+    set_time = getattr(cls, "set_device_time", None)
+    if callable(set_time):
+        set_time(None)  # create_suite's env, None unless a run passes one
     gen = getattr(cls, "generate_random_params", None)
     if gen is None:
         return {"seed": seed}
@@ -217,7 +223,7 @@ def _params(cls: type, seed: int) -> dict[str, Any]:
         random.seed(seed)
         params = gen()
     params = dict(params or {})
-    params.setdefault("seed", seed)
+    params["seed"] = seed
     return params
 
 

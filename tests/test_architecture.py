@@ -137,7 +137,7 @@ def test_the_checker_sees_a_cycle_and_a_bare_import(tmp_path, monkeypatch):
 # other, the loader or the runner, and the shared vocabulary imports none). The built-in suites are data.
 HARNESS_LAYERS = [
     {"base", "isolation", "offline.suite", "offline.protowire", "offline.oracle"},
-    {"steps", "plan", "remote_env", "results", "offline.screenspot", "offline.androidcontrol", "offline.report"},
+    {"steps", "plan", "remote_env", "results", "sandboxes.adb_controller", "androidworld_agent", "offline.screenspot", "offline.androidcontrol", "offline.report"},
     {"evaluators", "progress", "oracle", "sandboxes.browser", "sandboxes.desktop", "sandboxes.android"},
     {"native", "osworld", "androidworld", "sandboxes", "offline.runner"},
     {"loader", "offline"},

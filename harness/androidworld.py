@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import (
     SUITES_DIR,
+    InfraError,
     InvalidTask,
     Outcome,
     Sandbox,
@@ -131,7 +132,16 @@ class AndroidWorldTask(Task):
         done = result.status in ("success", "failure")  # the agent ended the episode itself
         if not done:
             return Outcome(0.0, {"reason": f"episode not done ({result.status}); AndroidWorld scores 0"})
-        score = float(self.instance.is_successful(sandbox))
+        try:
+            score = float(self.instance.is_successful(sandbox))
+        except (TaskSkip, InfraError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - AndroidWorld records it as a failed episode, not a retry
+            import traceback
+
+            return Outcome(0.0, {"is_successful": None, "exception": f"{type(exc).__name__}: {exc}",
+                                 "traceback": traceback.format_exc(limit=8), "answer": result.answer,
+                                 "params": _jsonable(self.params)})
         return Outcome(score, {"is_successful": score, "answer": result.answer, "params": _jsonable(self.params)})
 
     def teardown(self, sandbox: Sandbox) -> None:

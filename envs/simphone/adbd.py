@@ -268,6 +268,8 @@ class AdbdServer:
         if not sep:
             return None
         options = kind.split(",")
+        if options[0] == "root" and not command:  # `adb root`
+            return [self._run("simphone root")[0]]
         if options[0] == "exec":
             out, _err, _rc = self._run(command)
             return [out]

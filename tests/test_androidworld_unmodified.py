@@ -15,8 +15,9 @@ pytest.importorskip("android_env", reason="android_env (the [androidworld] extra
 
 # Written as AndroidWorld's task_evals/single/system.py and adb_utils are: every call is an AdbRequest
 # through env.controller, and initialize_task sets the device time as TaskEval does (root, date, alarm).
-TASKS = textwrap.dedent('''
+TASKS = textwrap.dedent(r'''
     import random
+    import re
     from android_env.proto import adb_pb2
 
     def generic(args, env):
@@ -57,14 +58,58 @@ TASKS = textwrap.dedent('''
             put_settings(adb_pb2.AdbRequest.SettingsRequest.Namespace.GLOBAL, "auto_time", "0", c)
             generic(["shell", "service", "call", "alarm", "3", "s16", "UTC"], c)
             generic(["shell", "date", "101515342023.00"], c)
-            for app in self.app_names:
+            for app in self.app_names:  # app_snapshot.restore_snapshot: close, look for the snapshot
                 generic(["shell", "am", "force-stop", "com.android.settings"], c)
+                script = (f'\n  if [ -d "/data/data/android_world/snapshots/com.android.settings" ]; then\n'
+                          '      echo "Exists"\n  else\n      echo "Does not exist"\n  fi\n  ')
+                out = generic(["shell", script], c).generic.output.decode()
+                if "Does not exist" not in out:
+                    raise RuntimeError("unexpected output from file check")  # Exists: no snapshot here
             self.initialized = True
             random.seed(self.params.get("seed"))
 
-        def tear_down(self, env):
+        def tear_down(self, env):  # adb_utils.close_recents
             out = generic("shell dumpsys activity recents".split(" "), env.controller).generic.output.decode()
+            for task_id in re.findall(r"id=(\d+)", out):
+                generic(["shell", "am", "stack", "remove", task_id], env.controller)
             self.initialized = False
+
+    def toggle(service, on, env):
+        return generic(["shell", "svc", service, "enable" if on else "disable"], env.controller)
+
+    def setting(ns, key, env):
+        return generic(["shell", "settings", "get", ns, key], env.controller).generic.output.decode().strip()
+
+    class TurnOffWifiAndTurnOnBluetooth(_Base):
+        template = "Turn off WiFi, then enable bluetooth"
+        complexity = 2
+
+        @classmethod
+        def generate_random_params(cls):
+            return {}
+
+        def initialize_task(self, env):
+            super().initialize_task(env)
+            toggle("wifi", True, env)
+            toggle("bluetooth", False, env)
+
+        def is_successful(self, env):
+            wifi = 1.0 if setting("global", "wifi_on", env) == "0" else 0.0
+            bluetooth = 1.0 if setting("global", "bluetooth_on", env) == "1" else 0.0
+            return (wifi + bluetooth) / 2.0
+
+    class ContactsListed(_Base):
+        template = "Is {name} in the contacts?"
+
+        @classmethod
+        def generate_random_params(cls):
+            return {"name": "Alice Johnson"}
+
+        def is_successful(self, env):  # contacts_utils.list_contacts
+            out = generic(["shell", "content query --uri content://contacts/phones/ --projection display_name:number"],
+                          env.controller).generic.output.decode()
+            names = [m.group(1) for m in re.finditer(r"display_name=(.*), number=(.*)", out)]
+            return 1.0 if self.params["name"] in names and env.interaction_cache == "yes" else 0.0
 
     class SystemWifiTurnOn(_Base):
         template = "Turn wifi {on_or_off}."
@@ -185,6 +230,36 @@ def test_brightness_and_foreground_tasks(tasks, phone):
     assert phone.foreground_activity_name.startswith("com.android.launcher3/")
     assert phone.logical_screen_size == phone.device_screen_size == (1080, 2400)
     assert phone.orientation == 0
+
+
+@pytest.mark.parametrize(("act", "score"), [("svc wifi disable; svc bluetooth enable", 1.0),
+                                           ("svc bluetooth enable", 0.5), (None, 0.0)])
+def test_composite_system_task_scores_halves(tasks, phone, act, score):
+    assert _episode(tasks["TurnOffWifiAndTurnOnBluetooth_0"], phone, act)[1].score == score
+    assert tasks["TurnOffWifiAndTurnOnBluetooth_0"].max_steps == 20
+
+
+def test_information_retrieval_reads_the_answer_and_the_contacts_provider(tasks, phone):
+    task = tasks["ContactsListed_0"]
+    for answer, score in (("yes", 1.0), ("no", 0.0)):
+        phone.prepare(task.id)
+        task.setup(phone)
+        try:
+            assert task.evaluate(phone, SimpleNamespace(status="success", answer=answer)).score == score
+        finally:
+            task.teardown(phone)
+
+
+def test_an_episode_the_agent_did_not_end_scores_zero(tasks, phone):
+    task = tasks["SystemWifiTurnOn_0"]
+    phone.prepare(task.id)
+    task.setup(phone)
+    phone.shell("svc wifi enable")
+    try:
+        outcome = task.evaluate(phone, SimpleNamespace(status="max_steps", answer=None))
+    finally:
+        task.teardown(phone)
+    assert outcome.score == 0.0 and "not done" in outcome.detail["reason"]
 
 
 def test_an_exception_in_is_successful_is_a_failed_episode_with_the_exception(tasks, phone):

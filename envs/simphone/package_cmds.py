@@ -336,7 +336,9 @@ def _provider_rows(phone: Phone, uri: str) -> list[Row] | None:
     s = phone.state
     if uri in ("content://com.android.contacts/contacts", "content://com.android.contacts/raw_contacts"):
         return [{"_id": c["id"], "display_name": c["name"]} for c in s["contacts"]]
-    if uri in ("content://com.android.contacts/data/phones", "content://com.android.contacts/data"):
+    # content://contacts/phones/ is the legacy Contacts.Phones URI AndroidWorld's contacts_utils reads
+    if uri.rstrip("/") in ("content://com.android.contacts/data/phones", "content://com.android.contacts/data",
+                           "content://contacts/phones"):
         return [{"_id": c["id"], "contact_id": c["id"], "display_name": c["name"], "number": c["phone"] or None,
                  "data1": c["phone"] or None} for c in s["contacts"]]
     if uri == "content://com.simphone.notes/notes":

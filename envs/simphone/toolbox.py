@@ -99,14 +99,23 @@ def which(ctx: Context, args: list[str], stdin: bytes) -> Result:
     return "".join(f + "\n" for f in found).encode(), b"", 0 if len(found) == len(args) else 1
 
 
+# folders every phone has; others exist while a file lies under them
+_DIRS = frozenset({"/", "/sdcard", "/sdcard/", "/storage/emulated/0", "/data", "/data/local/tmp", "/system",
+                   "/system/bin"})
+
+
 def test(ctx: Context, args: list[str], stdin: bytes) -> Result:
     args = [a for a in args if a != "]"]
     if len(args) == 3 and args[1] in ("=", "=="):
         return b"", b"", 0 if args[0] == args[2] else 1
     if len(args) == 3 and args[1] == "!=":
         return b"", b"", 0 if args[0] != args[2] else 1
-    if len(args) == 2 and args[0] in ("-e", "-f"):
-        return b"", b"", 0 if args[1] in ctx.phone.state["files"] else 1
+    if len(args) == 2 and args[0] in ("-e", "-f", "-d"):
+        files = ctx.phone.state["files"]
+        is_file = args[1] in files
+        prefix = args[1].rstrip("/") + "/"
+        is_dir = args[1] in _DIRS or any(p.startswith(prefix) for p in files)
+        return b"", b"", 0 if {"-e": is_file or is_dir, "-f": is_file, "-d": is_dir}[args[0]] else 1
     if len(args) == 2 and args[0] == "-n":
         return b"", b"", 0 if args[1] else 1
     if len(args) == 2 and args[0] == "-z":

@@ -36,8 +36,13 @@ SERVER_COMMANDS = frozenset({"kill-server", "start-server", "reconnect", "discon
 
 def _android_env() -> Any:
     try:
-        from android_env.components import adb_call_parser, adb_controller, config_classes, errors
-        from android_env.proto import adb_pb2
+        from android_env.components import (  # type: ignore[import-untyped]
+            adb_call_parser,
+            adb_controller,
+            config_classes,
+            errors,
+        )
+        from android_env.proto import adb_pb2  # type: ignore[import-untyped]
     except ImportError as exc:
         raise TaskSkip(f"AndroidWorld tasks need android_env ({exc}); `pip install guiagent[androidworld]`") from None
     return adb_call_parser, adb_controller, config_classes, errors, adb_pb2

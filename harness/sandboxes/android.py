@@ -88,7 +88,7 @@ class AndroidSandbox(Sandbox):
 
     @property
     def foreground_activity_name(self) -> str:
-        from android_env.proto import adb_pb2
+        from android_env.proto import adb_pb2  # type: ignore[import-untyped]
 
         response = self.controller.execute_adb_call(
             adb_pb2.AdbRequest(get_current_activity=adb_pb2.AdbRequest.GetCurrentActivity(), timeout_sec=10))

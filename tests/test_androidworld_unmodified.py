@@ -281,3 +281,28 @@ def test_the_controller_never_restarts_the_adb_server(phone):
         phone.controller.execute_adb_call(adb_pb2.AdbRequest(
             generic=adb_pb2.AdbRequest.GenericRequest(args=["shell", "false"])))
     assert phone.shell("echo alive") == before
+
+
+def test_the_real_adb_root_returns_and_the_phone_comes_back(phone):
+    import shutil
+    import subprocess
+    import time
+
+    adb = shutil.which("adb")
+    if adb is None:
+        pytest.skip("the adb binary is not installed")
+    phone.prepare("root-check")  # a reset phone: adbd runs as shell
+    t0 = time.monotonic()
+    out = subprocess.run([adb, "-P", str(phone.env.adb_port), "-s", phone.serial, "root"], capture_output=True,
+                         text=True, timeout=20)
+    assert out.returncode == 0 and "restarting adbd as root" in out.stdout
+    assert time.monotonic() - t0 < 10  # `adb root` waits for the drop; the simulated adbd drops as a real one
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if phone.shell("whoami").strip() == "root":
+                break
+        except Exception:  # noqa: BLE001 - the connection is coming back
+            pass
+        assert time.monotonic() < deadline, "the phone did not come back after adb root"
+        time.sleep(0.2)

@@ -4,7 +4,7 @@
 - ``simphone load BASE64_JSON``: replace the state (a partial state is merged over the default);
 - ``simphone log [clear]``: the command lines received, oldest first (for tests);
 - ``simphone root``: what adbd's ``root:`` service (``adb root``) runs: the shell runs as root from then
-  on. Unlike a real adbd the simulated one does not drop the connection to restart.
+  on; adbd then drops the connection, as a real one restarting does (the host reconnects).
 """
 
 from __future__ import annotations

@@ -84,12 +84,14 @@ def make_controller(env: AndroidEnv) -> Any:
         return err
 
     def _shell(command: str, shown: str) -> bytes:
-        from guiagent.envs.base import EnvError
+        from guiagent.envs.base import ActionError, EnvError
 
         try:
             result = env.shell(command)
         except EnvError as exc:
             raise InfraError(f"adb shell on {env.serial} failed: {exc}") from None
+        except ActionError as exc:  # the device refused the shell: a failed command, as adb reports it
+            raise _fail(shown, exc) from exc
         output = result.stdout + result.stderr  # the real controller reads stderr into stdout
         if result.returncode not in (0, None):
             raise _fail(shown, subprocess.CalledProcessError(result.returncode, shown, output))
@@ -99,9 +101,29 @@ def make_controller(env: AndroidEnv) -> Any:
         from guiagent.envs.base import EnvError
 
         try:
-            return env.service("root:")
+            reply = env.service("root:")
         except EnvError as exc:
             raise InfraError(f"adb root on {env.serial} failed: {exc}") from None
+        if b"restarting" in reply:
+            _wait_for_device()  # as `adb root` does: adbd restarts, the connection drops and comes back
+        return reply
+
+    def _wait_for_device(deadline_s: float = 15.0) -> None:
+        import time
+
+        from guiagent.envs.base import ActionError, EnvError
+
+        end = time.monotonic() + deadline_s
+        time.sleep(0.3)  # the drop comes just after the reply
+        while True:
+            try:
+                if env.shell("echo ok").stdout.strip() == b"ok":
+                    return
+            except (EnvError, ActionError):
+                pass
+            if time.monotonic() > end:
+                raise InfraError(f"{env.serial} did not come back within {deadline_s:g} s after adb root")
+            time.sleep(0.2)
 
     def _binary(args: list[str], timeout: float | None, shown: str) -> bytes:
         adb = shutil.which("adb")

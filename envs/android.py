@@ -434,6 +434,10 @@ class AndroidEnv(Env):
         except Exception:  # noqa: BLE001 - not answering, whatever the reason
             return False
 
+    def service(self, service: str, *, replay_safe: bool = True) -> bytes:
+        """The raw reply of one adb service on the device (e.g. ``root:``), with device-loss recovery."""
+        return self._service(service, replay_safe=replay_safe)
+
     def shell(self, command: str, *, replay_safe: bool = True) -> ShellResult:
         """Run a shell command line on the device (shell v2, with exit status, when the device has it)."""
         from guiagent.envs.adb_wire import ShellResult, parse_shell_v2

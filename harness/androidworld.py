@@ -23,7 +23,8 @@ agent ended it itself (terminate or answer); running out of steps scores 0.
 A module's tasks are its ``TASKS`` list if it has one, else every public class
 defined in it with a string ``template`` and an ``is_successful`` method. Each task
 gets ``instances`` seeded instances (the suite's setting, ``--instances``), with
-AndroidWorld's per-instance seed ``sha256(f"{base_seed}_{name}_{i}")``.
+AndroidWorld's per-instance seed ``int(sha256(f"{base_seed}_{name}_{i}").hexdigest(), 16) % 2**32``
+(base seed 30, as its run.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from guiagent.harness.base import (
     SUITES_DIR,
+    InfraError,
     InvalidTask,
     Outcome,
     Sandbox,
@@ -130,7 +132,16 @@ class AndroidWorldTask(Task):
         done = result.status in ("success", "failure")  # the agent ended the episode itself
         if not done:
             return Outcome(0.0, {"reason": f"episode not done ({result.status}); AndroidWorld scores 0"})
-        score = float(self.instance.is_successful(sandbox))
+        try:
+            score = float(self.instance.is_successful(sandbox))
+        except (TaskSkip, InfraError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - AndroidWorld records it as a failed episode, not a retry
+            import traceback
+
+            return Outcome(0.0, {"is_successful": None, "exception": f"{type(exc).__name__}: {exc}",
+                                 "traceback": traceback.format_exc(limit=8), "answer": result.answer,
+                                 "params": _jsonable(self.params)})
         return Outcome(score, {"is_successful": score, "answer": result.answer, "params": _jsonable(self.params)})
 
     def teardown(self, sandbox: Sandbox) -> None:
@@ -208,6 +219,11 @@ def task_classes(module: Any) -> list[type[Any]]:
 
 
 def _params(cls: type[Any], seed: int) -> dict[str, Any]:
+    """As AndroidWorld's ``suite_utils._instantiate_task``: device time set, the global random module
+    seeded, ``generate_random_params()``, then ``params["seed"] = seed``."""
+    set_time = getattr(cls, "set_device_time", None)
+    if callable(set_time):
+        set_time(None)  # create_suite's env, None unless a run passes one
     gen = getattr(cls, "generate_random_params", None)
     if gen is None:
         return {"seed": seed}
@@ -217,7 +233,7 @@ def _params(cls: type[Any], seed: int) -> dict[str, Any]:
         random.seed(seed)
         params = gen()
     params = dict(params or {})
-    params.setdefault("seed", seed)
+    params["seed"] = seed
     return params
 
 

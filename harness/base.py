@@ -236,9 +236,9 @@ class SuiteConfig:
 
 
 def instance_seed(base: int, name: str, index: int) -> int:
-    """AndroidWorld's per-instance seed: a hash of (base seed, task name, instance index)."""
-    digest = hashlib.sha256(f"{base}_{name}_{index}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
+    """AndroidWorld's per-instance seed (``suite_utils.create_suite``): the sha256 of
+    ``f"{base}_{name}_{index}"`` read as one big integer, modulo 2**32 (its low 32 bits)."""
+    return int(hashlib.sha256(f"{base}_{name}_{index}".encode()).hexdigest(), 16) % (2**32)
 
 
 def choose_params(params: dict[str, list[Any]], seed: int) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def test_the_checker_sees_a_cycle_and_a_bare_import(tmp_path, monkeypatch):
 HARNESS_LAYERS = [
     {"base", "isolation", "offline.suite", "offline.protowire", "offline.oracle", "osworld_metrics"},
     {"osworld_cache"},
-    {"steps", "plan", "remote_env", "results", "osworld_agent", "offline.screenspot", "offline.androidcontrol", "offline.report"},
+    {"steps", "plan", "remote_env", "results", "osworld_agent", "sandboxes.adb_controller", "androidworld_agent", "offline.screenspot", "offline.androidcontrol", "offline.report"},
     {"evaluators", "progress", "oracle", "sandboxes.browser", "sandboxes.desktop", "sandboxes.android"},
     {"native", "osworld", "androidworld", "sandboxes", "offline.runner"},
     {"loader", "offline"},

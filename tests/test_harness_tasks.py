@@ -65,7 +65,10 @@ def test_builtin_desktop_suite_is_osworld_json_with_an_infeasible_task():
 
 
 def test_instance_seed_is_androidworlds_hash():
-    assert instance_seed(30, "A", 0) == instance_seed(30, "A", 0)
+    # the values AndroidWorld's suite_utils.create_suite(seed=30) gives: int(sha256(...).hexdigest(), 16) % 2**32
+    assert instance_seed(30, "SystemWifiTurnOn", 0) == 3688789235
+    assert instance_seed(30, "ContactsAddContact", 2) == 596600690
+    assert instance_seed(30, "A", 0) == 2443888131
     assert len({instance_seed(30, "A", i) for i in range(5)}) == 5
     assert instance_seed(30, "A", 0) != instance_seed(30, "B", 0)
 

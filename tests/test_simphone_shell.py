@@ -346,3 +346,65 @@ def test_cli_bad_options_exit_2_with_one_line(capsys, argv, message):
     assert simphone_main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------ what AndroidWorld's system tasks send
+
+
+@pytest.mark.parametrize("line, expected", [
+    # file_utils.check_file_exists, verbatim in form: a multi-line if/then/else/fi
+    ('\n  if [ -d "/data/data/android_world/snapshots/x" ]; then\n      echo "Exists"\n  else\n'
+     '      echo "Does not exist"\n  fi\n  ', "Does not exist\n"),
+    ("if [ -d /sdcard ]; then echo yes; else echo no; fi", "yes\n"),
+    ("echo x > /sdcard/Download/a.txt; if [ -d /sdcard/Download ]; then echo dir; fi", "dir\n"),
+    ("if false; then echo a; elif true; then echo b; else echo c; fi; echo after", "b\nafter\n"),
+    ("if true; then if false; then echo x; else echo nested; fi; fi", "nested\n"),
+    ("if true\nthen\n echo multi\nfi", "multi\n"),
+    ("if true; then echo a; fi && echo ok", "a\nok\n"),
+    ("echo if then fi", "if then fi\n"),  # keywords only as a command's first word
+])
+def test_sh_if_then_elif_else_fi(sim, line, expected):
+    assert sh(sim, line) == expected
+
+
+@pytest.mark.parametrize("line, message", [
+    ("fi", "'fi' unexpected"),
+    ("then echo", "'then' unexpected"),
+    ("if true; then echo a", "expecting 'fi'"),
+    ("if true; fi", "'fi' unexpected"),
+])
+def test_sh_rejects_broken_if(sim, line, message):
+    out, err, rc = sim.shell.run(line)
+    assert rc == 2 and out == b"" and message in err.decode()
+
+
+def test_adb_root_date_and_alarm_time_zone(sim):
+    assert sh(sim, "whoami") == "shell\n"
+    out, err, rc = sim.shell.run("date 101515342023.00")
+    assert rc == 1 and b"Operation not permitted" in err  # setting the clock needs root
+    assert sim.server.service("root:") == [b"restarting adbd as root\n"]
+    assert sim.server.service("root:") == [b"adbd is already running as root\n"]
+    assert sh(sim, "whoami") == "root\n" and sh(sim, "id").startswith("uid=0(root)")
+    assert sh(sim, "service call alarm 3 s16 UTC").startswith("Result: Parcel(")
+    assert sim.phone.state["timezone"] == "UTC"
+    assert sh(sim, "date 101515342023.00") == "Sun Oct 15 15:34:00 UTC 2023\n"
+    assert sh(sim, "date").startswith("Sun Oct 15 15:3") and sh(sim, "date +%Y-%m-%d") == "2023-10-15\n"
+    sh(sim, "simphone reset")
+    assert sh(sim, "whoami") == "shell\n" and not sh(sim, "date").endswith("2023\n")
+
+
+def test_am_stack_list_names_the_visible_task_as_android_env_parses_it(sim):
+    import re
+
+    sh(sim, "am start -n com.android.settings/.Settings")
+    line = [ln for ln in sh(sim, "am stack list").splitlines() if "visible=true" in ln][0]
+    m = re.search(r"^\ *taskId=(?P<id>[0-9]*): (?P<base>[^\s]*) .*visible=true.*topActivity=ComponentInfo{(?P<top>[^\s]*)}$",
+                  line)  # android_env's adb_call_parser._fetch_current_task_id regex
+    assert m and m.group("top") == "com.android.settings/com.android.settings.Settings"
+    sh(sim, f"am stack remove {m.group('id')}")
+    assert sim.phone.foreground == "com.android.launcher3"
+
+
+def test_legacy_contacts_phones_uri(sim):
+    out = sh(sim, "content query --uri content://contacts/phones/ --projection display_name:number")
+    assert out.startswith("Row: 0 display_name=Alice Johnson, number=+1 555-0101\n")

@@ -14,6 +14,7 @@ host ``OPEN(id, 0, "shell:cmd\\0")`` -> device ``OKAY(my_id, id)``, then device
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -212,6 +213,12 @@ class _Connection:
                 stream.closed = True
                 self.streams.pop(stream.local_id, None)
                 self.send(A_CLSE, stream.local_id, stream.remote_id)
+            if service == "root:" and body and body[0].startswith(b"restarting"):
+                # adbd restarts as root: the connection drops (`adb root` waits for that), the host reconnects
+                time.sleep(0.2)
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)  # close() alone leaves the reader thread's recv
+                self.close()
         except (OSError, ConnectionError) as exc:
             log.debug("stream %s ended: %s", service, exc)
 
@@ -269,6 +276,8 @@ class AdbdServer:
         if not sep:
             return None
         options = kind.split(",")
+        if options[0] == "root" and not command:  # `adb root`
+            return [self._run("simphone root")[0]]
         if options[0] == "exec":
             out, _err, _rc = self._run(command)
             return [out]

@@ -2,7 +2,9 @@
 
 - ``simphone state``: the whole state as JSON; ``simphone reset``: back to the start state;
 - ``simphone load BASE64_JSON``: replace the state (a partial state is merged over the default);
-- ``simphone log [clear]``: the command lines received, oldest first (for tests).
+- ``simphone log [clear]``: the command lines received, oldest first (for tests);
+- ``simphone root``: what adbd's ``root:`` service (``adb root``) runs: the shell runs as root from then
+  on; adbd then drops the connection, as a real one restarting does (the host reconnects).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from guiagent.envs.simphone.command import CommandFn, Context, Result, b
 from guiagent.envs.simphone.state import merge_state
 
-USAGE = b"simphone state | reset | load BASE64_JSON | log [clear]\n"
+USAGE = b"simphone state | reset | load BASE64_JSON | log [clear] | root\n"
 
 
 def simphone(ctx: Context, args: list[str], stdin: bytes) -> Result:
@@ -34,6 +36,11 @@ def simphone(ctx: Context, args: list[str], stdin: bytes) -> Result:
         except ValueError as exc:
             return b"", b(f"{exc}\n"), 1
         return b"OK\n", b"", 0
+    if sub == "root":  # what adbd's `root:` service runs (see adbd.py)
+        if phone.state.get("root"):
+            return b"adbd is already running as root\n", b"", 0
+        phone.state["root"] = True
+        return b"restarting adbd as root\n", b"", 0
     if sub == "log":
         if args[1:] == ["clear"]:
             ctx.log.clear()

@@ -6,23 +6,11 @@ Only the lines that clients parse are produced, in the formats real devices prin
 from __future__ import annotations
 
 from guiagent.envs.simphone.command import CommandFn, Context, Result
+from guiagent.envs.simphone.package_cmds import component as _component
 from guiagent.envs.simphone.package_cmds import dump_package
 from guiagent.envs.simphone.phone import Phone
-from guiagent.envs.simphone.state import LAUNCHER
 
 _SERVICES = ("activity", "battery", "display", "input", "input_method", "package", "power", "window")
-
-
-def _component(phone: Phone, full: bool = False) -> tuple[str, str]:
-    """(package, activity) in the foreground; `full` spells a relative activity out."""
-    app = phone.app(phone.foreground)
-    if phone.foreground == LAUNCHER or app is None:
-        pkg, act = LAUNCHER, phone.launcher.activity
-    else:
-        pkg, act = app.package, app.activity
-    if full and act.startswith("."):
-        act = pkg + act
-    return pkg, act
 
 
 def _window(phone: Phone) -> str:

@@ -80,6 +80,26 @@ def _resolve_component(phone: Phone, comp: str) -> App | str | None:
     return None
 
 
+def component(phone: Phone, full: bool = False) -> tuple[str, str]:
+    """(package, activity) in the foreground; `full` spells a relative activity out."""
+    app = phone.app(phone.foreground)
+    if phone.foreground == LAUNCHER or app is None:
+        pkg, act = LAUNCHER, phone.launcher.activity
+    else:
+        pkg, act = app.package, app.activity
+    if full and act.startswith("."):
+        act = pkg + act
+    return pkg, act
+
+
+def _stack_list(phone: Phone) -> str:
+    """`am stack list` as Android 13 prints it: the foreground task is the visible one."""
+    pkg, act = component(phone, full=True)
+    return (f"RootTask id=12 bounds=[0,0][1080,2400] displayId=0 userId=0\n"
+            f"  taskId=12: {pkg}/{act} bounds=[0,0][1080,2400] userId=0 visible=true "
+            f"topActivity=ComponentInfo{{{pkg}/{act}}}\n")
+
+
 def am(ctx: Context, args: list[str], stdin: bytes) -> Result:
     if not args:
         return b"", b"usage: am [start|force-stop|broadcast|kill] ...\n", 1
@@ -90,6 +110,14 @@ def am(ctx: Context, args: list[str], stdin: bytes) -> Result:
             if phone.app(pkg) is not None:
                 phone.force_stop(pkg)
         return b"", b"", 0
+    if sub == "stack":
+        if rest[:1] == ["list"]:
+            return _stack_list(phone).encode(), b"", 0
+        if rest[:1] == ["remove"] and len(rest) == 2 and rest[1].isdigit():
+            if rest[1] == "12" and phone.foreground != LAUNCHER:  # the one task there is
+                phone.force_stop(phone.foreground)
+            return b"", b"", 0
+        return b"", b"usage: am stack [list|remove <TASK_ID>]\n", 1
     intent = parse_intent(rest)
     if sub in ("start", "start-activity"):
         return _start(phone, intent)
@@ -308,7 +336,9 @@ def _provider_rows(phone: Phone, uri: str) -> list[Row] | None:
     s = phone.state
     if uri in ("content://com.android.contacts/contacts", "content://com.android.contacts/raw_contacts"):
         return [{"_id": c["id"], "display_name": c["name"]} for c in s["contacts"]]
-    if uri in ("content://com.android.contacts/data/phones", "content://com.android.contacts/data"):
+    # content://contacts/phones/ is the legacy Contacts.Phones URI AndroidWorld's contacts_utils reads
+    if uri.rstrip("/") in ("content://com.android.contacts/data/phones", "content://com.android.contacts/data",
+                           "content://contacts/phones"):
         return [{"_id": c["id"], "contact_id": c["id"], "display_name": c["name"], "number": c["phone"] or None,
                  "data1": c["phone"] or None} for c in s["contacts"]]
     if uri == "content://com.simphone.notes/notes":

@@ -261,3 +261,117 @@ def parse(line: str) -> list[tuple[str, Pipeline]]:
     elif connector in ("&&", "||"):
         raise ShellSyntaxError(f"syntax error: unexpected end of line after '{connector}'")
     return seq
+
+
+# ---------------------------------------------------------------------- if / then / elif / else / fi
+
+_KEYWORDS = ("if", "then", "elif", "else", "fi")
+
+
+@dataclass(slots=True)
+class If:
+    """``if COND; then BODY; [elif COND; then BODY;]... [else BODY;] fi``: (condition, body) branches."""
+
+    branches: list[tuple[list[Item], list[Item]]] = field(default_factory=list)
+    orelse: list[Item] = field(default_factory=list)
+
+
+Item = tuple[str, "Pipeline | If"]  # (connector, a pipeline or an if)
+
+
+def _keyword(pipeline: Pipeline) -> str | None:
+    first = pipeline[0].words[0] if pipeline and pipeline[0].words else None
+    if first is not None and len(first.parts) == 1 and first.parts[0] in _KEYWORDS:
+        return str(first.parts[0])
+    return None
+
+
+def _strip_keyword(pipeline: Pipeline) -> Pipeline | None:
+    """The pipeline after its leading keyword (``then echo x``), or None when the keyword stood alone."""
+    head = pipeline[0]
+    rest = Command(head.words[1:], head.redirects)
+    if not rest.words and not rest.redirects:
+        if len(pipeline) > 1:
+            raise ShellSyntaxError("syntax error: '|' unexpected")
+        return None
+    return [rest, *pipeline[1:]]
+
+
+def structure(seq: list[tuple[str, Pipeline]]) -> list[Item]:
+    """`parse`'s flat sequence with ``if`` compounds gathered (nested ones too).
+
+    The keywords count only as the first word of a command, as in sh; a keyword where none may
+    stand (``fi`` without ``if``, ``then`` twice) is a syntax error.
+    """
+    pos = 0
+
+    def block(stop: tuple[str, ...]) -> tuple[list[Item], str | None]:
+        nonlocal pos
+        items: list[Item] = []
+        while pos < len(seq):
+            connector, pipeline = seq[pos]
+            kw = _keyword(pipeline)
+            if kw in stop:
+                return items, kw
+            if kw is not None and kw != "if":
+                raise ShellSyntaxError(f"syntax error: '{kw}' unexpected")
+            pos += 1
+            if kw == "if":
+                items.append((connector, compound(pipeline)))
+            else:
+                items.append((connector, pipeline))
+        return items, None
+
+    def tail(pipeline: Pipeline, into: list[Item]) -> None:
+        rest = _strip_keyword(pipeline)
+        if rest is None:
+            return
+        kw = _keyword(rest)
+        if kw == "if":  # `then if ...`: a nested compound on the keyword's line
+            into.append(("", compound(rest)))
+        elif kw is not None:
+            raise ShellSyntaxError(f"syntax error: '{kw}' unexpected")
+        else:
+            into.append(("", rest))
+
+    def compound(first: Pipeline) -> If:
+        nonlocal pos
+        node = If()
+        opener = first
+        while True:
+            cond: list[Item] = []
+            tail(opener, cond)
+            more, kw = block(("then",))
+            cond += more
+            if kw != "then" or not cond:
+                raise ShellSyntaxError("syntax error: 'if' without 'then'")
+            then_pipe = seq[pos][1]
+            pos += 1
+            body: list[Item] = []
+            tail(then_pipe, body)
+            more, kw = block(("elif", "else", "fi"))
+            body += more
+            node.branches.append((cond, body))
+            if kw is None:
+                raise ShellSyntaxError("syntax error: unexpected end of file (expecting 'fi')")
+            closer = seq[pos][1]
+            pos += 1
+            if kw == "elif":
+                opener = closer
+                continue
+            if kw == "else":
+                tail(closer, node.orelse)
+                more, kw = block(("fi",))
+                node.orelse += more
+                if kw != "fi":
+                    raise ShellSyntaxError("syntax error: unexpected end of file (expecting 'fi')")
+                closer = seq[pos][1]
+                pos += 1
+            if _strip_keyword(closer) is not None:
+                raise ShellSyntaxError("syntax error: word unexpected after 'fi'")
+            return node
+
+    items, kw = block(())
+    if kw is not None or pos != len(seq):
+        raise ShellSyntaxError(f"syntax error: '{kw}' unexpected")
+    return items

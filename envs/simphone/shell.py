@@ -20,7 +20,17 @@ from collections.abc import Mapping
 from guiagent.envs.simphone import control, dumpsys, package_cmds, screen_cmds, system_cmds, toolbox
 from guiagent.envs.simphone.command import SH, CommandFn, Result, ShellExit, b
 from guiagent.envs.simphone.phone import Phone
-from guiagent.envs.simphone.sh import Command, Pipeline, ShellSyntaxError, Var, Word, parse
+from guiagent.envs.simphone.sh import (
+    Command,
+    If,
+    Item,
+    Pipeline,
+    ShellSyntaxError,
+    Var,
+    Word,
+    parse,
+    structure,
+)
 
 # The longest command line accepted. What clients send is far shorter: AndroidEnv batches
 # commands up to 3,000 characters and its longest single command, an ADBKeyboard broadcast
@@ -87,21 +97,34 @@ class Shell:
         self._log.append(line)
         with self._phone.lock:
             try:
-                seq = parse(line)
+                items = structure(parse(line))
             except ShellSyntaxError as exc:
                 return b"", b(f"{SH}: {exc}\n"), 2
             out, err = bytearray(), bytearray()
             rc = 0
             try:
-                for connector, pipeline in seq:
-                    if (connector == "&&" and rc != 0) or (connector == "||" and rc == 0):
-                        continue
-                    o, e, rc = self._pipeline(pipeline, rc)
-                    out += o
-                    err += e
+                rc = self._items(items, 0, out, err)
             except ShellExit as ex:
                 rc = ex.rc
             return bytes(out), bytes(err), rc
+
+    def _items(self, items: list[Item], rc: int, out: bytearray, err: bytearray) -> int:
+        for connector, node in items:
+            if (connector == "&&" and rc != 0) or (connector == "||" and rc == 0):
+                continue
+            if isinstance(node, If):
+                rc = self._if(node, rc, out, err)
+            else:
+                o, e, rc = self._pipeline(node, rc)
+                out += o
+                err += e
+        return rc
+
+    def _if(self, node: If, rc: int, out: bytearray, err: bytearray) -> int:
+        for cond, body in node.branches:
+            if self._items(cond, rc, out, err) == 0:
+                return self._items(body, 0, out, err)
+        return self._items(node.orelse, 0, out, err) if node.orelse else 0
 
     def read_file(self, path: str) -> bytes:
         files = self._phone.state["files"]

@@ -74,6 +74,9 @@ def default_state() -> dict:
         "wm": {"size": None, "density": None},
         "volume": 8,
         "files": {},
+        "root": False,  # `adb root` makes adbd (and so the shell) run as root
+        "clock_offset": 0.0,  # device time - host time, in seconds (`date MMDDhhmmYY.ss` sets it)
+        "timezone": "UTC",  # persist.sys.timezone (`service call alarm 3 s16 TZ` sets it)
     }
 
 

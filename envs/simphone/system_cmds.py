@@ -143,6 +143,21 @@ def ime(ctx: Context, args: list[str], stdin: bytes) -> Result:
     return b"", b(f"Unknown command: {sub}\n"), 1
 
 
-COMMANDS: dict[str, CommandFn] = {
+def service(ctx: Context, args: list[str], stdin: bytes) -> Result:
+    """`service call SERVICE CODE ARGS...`: only AlarmManager's setTimeZone (``alarm 3 s16 TZ``) acts."""
+    if args[:1] == ["list"]:
+        return b"Found 1 services:\n0\talarm: [android.app.IAlarmManager]\n", b"", 0
+    if args[:1] != ["call"] or len(args) < 3:
+        return b"", b"usage: service [-h|-?]\n       service list\n       service check SERVICE\n" \
+                    b"       service call SERVICE CODE [i32 N | i64 N | f N | d N | s16 STR | null | fd f] ...\n", 1
+    name, code, rest = args[1], args[2], args[3:]
+    if name != "alarm":
+        return b(f"service: Service {name} does not exist\n"), b"", 0
+    if code == "3" and len(rest) == 2 and rest[0] == "s16":
+        ctx.phone.state["timezone"] = rest[1]
+    return b"Result: Parcel(00000000    '....')\n", b"", 0
+
+
+COMMANDS: dict[str, CommandFn] = {"service": service,
     "getprop": getprop, "setprop": setprop, "settings": settings, "svc": svc, "cmd": cmd, "ime": ime,
 }

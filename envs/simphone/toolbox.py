@@ -5,7 +5,10 @@ Files are the phone state's ``files`` table (path -> text); nothing touches the 
 
 from __future__ import annotations
 
+import datetime
 import re
+import time
+import zoneinfo
 
 from guiagent.envs.simphone.command import CommandFn, Context, Result, ShellExit, b
 
@@ -37,11 +40,53 @@ def exit_(ctx: Context, args: list[str], stdin: bytes) -> Result:
 
 
 def id_(ctx: Context, args: list[str], stdin: bytes) -> Result:
+    if ctx.phone.state.get("root"):
+        return b"uid=0(root) gid=0(root) groups=0(root) context=u:r:su:s0\n", b"", 0
     return b"uid=2000(shell) gid=2000(shell) groups=2000(shell) context=u:r:shell:s0\n", b"", 0
 
 
 def whoami(ctx: Context, args: list[str], stdin: bytes) -> Result:
-    return b"shell\n", b"", 0
+    return (b"root\n" if ctx.phone.state.get("root") else b"shell\n"), b"", 0
+
+
+_DATE_SET = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)?(\d\d)?(?:\.(\d\d))?")
+
+
+def device_now(state: dict) -> datetime.datetime:
+    """The phone's clock: the host's plus the offset `date` set, in the phone's time zone."""
+    try:
+        tz: datetime.tzinfo = zoneinfo.ZoneInfo(str(state.get("timezone") or "UTC"))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = datetime.timezone.utc
+    return datetime.datetime.fromtimestamp(time.time() + float(state.get("clock_offset") or 0.0), tz)
+
+
+def date(ctx: Context, args: list[str], stdin: bytes) -> Result:
+    """toybox date: print the time (``+FORMAT`` as strftime) or set it (``MMDDhhmm[[CC]YY][.ss]``, root only)."""
+    state = ctx.phone.state
+    now = device_now(state)
+    fmt = "%a %b %d %H:%M:%S %Z %Y"
+    for a in args:
+        if a.startswith("+"):
+            fmt = a[1:]
+        elif a in ("-u",):
+            now = now.astimezone(datetime.timezone.utc)
+        else:
+            m = _DATE_SET.fullmatch(a)
+            if not m:
+                return b"", b(f"date: bad date '{a}'\n"), 1
+            if not state.get("root"):
+                return b"", b"date: cannot set date: Operation not permitted\n", 1
+            mo, dd, hh, mi, c1, c2, ss = m.groups()
+            year = now.year if c1 is None else (int(c1) * 100 + int(c2) if c2 else 2000 + int(c1))
+            try:
+                when = now.replace(year=year, month=int(mo), day=int(dd), hour=int(hh), minute=int(mi),
+                                   second=int(ss or 0), microsecond=0)
+            except ValueError:
+                return b"", b(f"date: bad date '{a}'\n"), 1
+            state["clock_offset"] = when.timestamp() - time.time()
+            now = when
+    return b(now.strftime(fmt) + "\n"), b"", 0
 
 
 def uname(ctx: Context, args: list[str], stdin: bytes) -> Result:
@@ -54,14 +99,23 @@ def which(ctx: Context, args: list[str], stdin: bytes) -> Result:
     return "".join(f + "\n" for f in found).encode(), b"", 0 if len(found) == len(args) else 1
 
 
+# folders every phone has; others exist while a file lies under them
+_DIRS = frozenset({"/", "/sdcard", "/sdcard/", "/storage/emulated/0", "/data", "/data/local/tmp", "/system",
+                   "/system/bin"})
+
+
 def test(ctx: Context, args: list[str], stdin: bytes) -> Result:
     args = [a for a in args if a != "]"]
     if len(args) == 3 and args[1] in ("=", "=="):
         return b"", b"", 0 if args[0] == args[2] else 1
     if len(args) == 3 and args[1] == "!=":
         return b"", b"", 0 if args[0] != args[2] else 1
-    if len(args) == 2 and args[0] in ("-e", "-f"):
-        return b"", b"", 0 if args[1] in ctx.phone.state["files"] else 1
+    if len(args) == 2 and args[0] in ("-e", "-f", "-d"):
+        files = ctx.phone.state["files"]
+        is_file = args[1] in files
+        prefix = args[1].rstrip("/") + "/"
+        is_dir = args[1] in _DIRS or any(p.startswith(prefix) for p in files)
+        return b"", b"", 0 if {"-e": is_file or is_dir, "-f": is_file, "-d": is_dir}[args[0]] else 1
     if len(args) == 2 and args[0] == "-n":
         return b"", b"", 0 if args[1] else 1
     if len(args) == 2 and args[0] == "-z":
@@ -179,7 +233,7 @@ def wc(ctx: Context, args: list[str], stdin: bytes) -> Result:
 
 
 COMMANDS: dict[str, CommandFn] = {
-    "echo": echo, "true": true, "false": false, "sleep": sleep, "exit": exit_, "id": id_, "whoami": whoami,
+    "echo": echo, "true": true, "false": false, "sleep": sleep, "exit": exit_, "id": id_, "whoami": whoami, "date": date,
     "uname": uname, "which": which, "test": test, "[": test, "cat": cat, "rm": rm, "touch": touch, "mkdir": mkdir,
     "ls": ls, "grep": grep, "head": head, "tail": tail, "wc": wc,
 }

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guiagent.envs.process import spawn
 from guiagent.harness.base import InfraError, Sandbox, TaskSkip
@@ -31,6 +31,7 @@ class AndroidSandbox(Sandbox):
     def __init__(self, root: Path, serial: str | None = None) -> None:
         super().__init__(root)
         self.interaction_cache = ""
+        self._controller: Any = None
         self._proc: subprocess.Popen | None = None
         self.simulated = serial is None
         try:
@@ -65,6 +66,73 @@ class AndroidSandbox(Sandbox):
             return self.env.shell(command).text
         except EnvError as exc:  # a lost device is an infrastructure error
             raise InfraError(f"adb shell on {self.serial} failed: {exc}") from None
+
+    # ---- AndroidWorld's `interface.AsyncEnv`, what its unmodified tasks read (see sandboxes.adb_controller)
+
+    @property
+    def controller(self) -> Any:
+        """AndroidWorld's ``env.controller``: executes android_env ``AdbRequest``s on this phone."""
+        if self._controller is None:
+            from guiagent.harness.sandboxes.adb_controller import make_controller
+
+            self._controller = make_controller(self.env)
+        return self._controller
+
+    @property
+    def logical_screen_size(self) -> tuple[int, int]:
+        return self.controller.logical_screen_size  # type: ignore[no-any-return]
+
+    @property
+    def device_screen_size(self) -> tuple[int, int]:
+        return self.controller.device_screen_size  # type: ignore[no-any-return]
+
+    @property
+    def foreground_activity_name(self) -> str:
+        from android_env.proto import adb_pb2  # type: ignore[import-untyped]
+
+        response = self.controller.execute_adb_call(
+            adb_pb2.AdbRequest(get_current_activity=adb_pb2.AdbRequest.GetCurrentActivity(), timeout_sec=10))
+        if response.status != adb_pb2.AdbResponse.Status.OK:
+            return ""
+        return str(response.get_current_activity.full_activity)
+
+    @property
+    def orientation(self) -> int:
+        """0 portrait, 1 landscape, 2 reverse portrait, 3 reverse landscape (``dumpsys window``)."""
+        m = re.search(r"mCurrentRotation=ROTATION_(\d+)", self.shell("dumpsys window | grep mCurrentRotation"))
+        if not m:
+            raise ValueError("Failed to get orientation.")
+        return int(m.group(1)) // 90
+
+    @property
+    def physical_frame_boundary(self) -> tuple[int, int, int, int]:
+        for m in re.findall(r"physicalFrame=\[(\d+), (\d+), (\d+), (\d+)\]",
+                            self.shell("dumpsys input | grep physicalFrame")):
+            a, b, c, d = map(int, m)
+            if a or b or c or d:
+                return (a, b, c, d) if self.orientation in (0, 2) else (b, a, d, c)
+        raise ValueError("Failed to get physical frame boundary.")
+
+    def reset(self, go_home: bool = False) -> None:
+        """AsyncEnv.reset: home (if asked) and an empty interaction cache."""
+        if go_home:
+            self.shell("input keyevent KEYCODE_HOME")
+        self.interaction_cache = ""
+
+    def hide_automation_ui(self) -> None:
+        self.shell("settings put system pointer_location 0")
+
+    def display_message(self, message: str, header: str = "") -> None:
+        """AndroidWorld shows an overlay from its own app; the simulated phone has none, so nothing."""
+
+    def ask_question(self, question: str, timeout_seconds: float = -1.0) -> str | None:
+        raise NotImplementedError("ask_question is not implemented.")  # as AndroidWorld's AsyncAndroidEnv
+
+    def get_state(self, wait_to_stabilize: bool = False) -> Any:
+        raise TaskSkip("this task reads AndroidWorld's get_state() (a11y forest), which the harness does not offer")
+
+    def execute_action(self, action: Any) -> None:
+        raise TaskSkip("this task executes JSONActions itself, which the harness does not offer")
 
     # simulated-phone state (the simphone's own shell command; absent on real devices)
     def simphone_state(self) -> dict:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from guiagent.model.base import Dialect
+    from guiagent.model.qwen3vl import Qwen3VL
+    from guiagent.model.qwen25vl import Qwen25VL
 
 NAMES = ("qwen2.5-vl", "qwen3-vl")
 DEFAULT = "qwen2.5-vl"
@@ -22,7 +23,7 @@ _MODEL_TYPES = {"qwen2_5_vl": "qwen2.5-vl", "qwen2_vl": "qwen2.5-vl", "qwen3_vl"
 _SERVED = re.compile(r"qwen[-_]?3[-_.]?vl", re.I)
 
 
-def get(name: str | None) -> Dialect:
+def get(name: str | None) -> Qwen25VL | Qwen3VL:
     """The dialect called `name` (None: the default). Raises ValueError naming the choices."""
     name = name or DEFAULT
     if name == "qwen2.5-vl":

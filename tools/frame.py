@@ -66,7 +66,7 @@ class ModelSize(tuple[int, int]):
         self.coords = coords
         return self
 
-    def __getnewargs__(self) -> tuple[int, int, tuple[int, int] | None]:  # type: ignore[override]
+    def __getnewargs__(self) -> tuple[int, int, tuple[int, int] | None]:
         return self[0], self[1], self.coords
 
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from guiagent.model.image import PixelBudget, smart_resize
 from guiagent.model.messages import HistoryItem, ImagePart, Message, ParsedCall
-from guiagent.model.qwen25vl.parse import parse_reply
 from guiagent.model.qwen3vl import prompt as _prompt
 from guiagent.model.qwen3vl.template import GRID
 from guiagent.model.qwen3vl.tools import ALIASES
+from guiagent.model.qwen25vl.parse import parse_reply
 from guiagent.tools.actions import action_to_dict
 from guiagent.tools.definitions import action_names
 from guiagent.tools.frame import ModelSize

@@ -16,8 +16,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from guiagent.model.messages import HistoryItem, ImagePart, Message
-from guiagent.model.qwen25vl.prompt import assemble_messages
-from guiagent.model.qwen25vl.template import FN_CALL_TEMPLATE
 from guiagent.model.qwen3vl.template import (
     CHAT_TEMPLATE,
     MOBILE_QUERY,
@@ -27,6 +25,8 @@ from guiagent.model.qwen3vl.template import (
     TASK_PROGRESS,
 )
 from guiagent.model.qwen3vl.tools import function_for
+from guiagent.model.qwen25vl.prompt import assemble_messages
+from guiagent.model.qwen25vl.template import FN_CALL_TEMPLATE
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import ActionSpace

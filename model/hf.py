@@ -110,11 +110,15 @@ class _Request:
 
 
 @functools.cache
-def _image_only_processor_class() -> type:
-    from transformers import Qwen2_5_VLProcessor
+def _image_only_processor_class(model_type: str = "qwen2_5_vl") -> type:
+    """The family's processor without the video processor (which needs torchvision)."""
+    if model_type in ("qwen3_vl", "qwen3_vl_moe"):
+        from transformers import Qwen3VLProcessor as Base
+    else:
+        from transformers import Qwen2_5_VLProcessor as Base
 
-    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-        """Qwen2.5-VL's processor without the video processor (which needs torchvision).
+    class ImageOnlyProcessor(Base):  # type: ignore[misc,valid-type]
+        """The checkpoint's processor class without its video processor.
 
         Same tokenizer, image processor and chat template as the checkpoint's own
         processor, so the same prompt gives the same tokens; it only cannot do video.
@@ -124,12 +128,13 @@ def _image_only_processor_class() -> type:
             super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template,
                              **kwargs)
 
-    return ImageOnlyQwen2_5_VLProcessor
+    ImageOnlyProcessor.__name__ = ImageOnlyProcessor.__qualname__ = f"ImageOnly{Base.__name__}"
+    return ImageOnlyProcessor
 
 
 def load_processor(path: str) -> Any:
     """The checkpoint's processor; without torchvision, an image-only one built from the same files."""
-    from transformers import AutoProcessor
+    from transformers import AutoConfig, AutoProcessor
     from transformers.processing_utils import ProcessorMixin
 
     try:
@@ -142,7 +147,8 @@ def load_processor(path: str) -> Any:
         # Typically "Qwen2VLVideoProcessor requires the Torchvision library" on CPU installs.
         log.info("%s: stock processor unavailable (%s); using the image-only processor", path,
                  str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    return _image_only_processor_class().from_pretrained(path)
+    model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "qwen2_5_vl")
+    return _image_only_processor_class(model_type).from_pretrained(path)
 
 
 def _resolve_device(device: str | None) -> str:

@@ -187,13 +187,14 @@ def test_server_renders_exactly_the_guiagent_prompt(server, capsys, monkeypatch,
     ("android", "mobile_use", (1080, 2400), ["text", "image_url"]),
 ])
 def test_a_served_qwen3_vl_gets_the_qwen3_vl_prompt_and_grid(server, capsys, env, space, screen, order):
-    from guiagent.cli import main
     from guiagent.model.qwen3vl.template import CHAT_TEMPLATE as QWEN3_TEMPLATE
+
+    from guiagent.cli import main
 
     server.models = [{"id": "Qwen/Qwen3-VL-8B-Instruct", "object": "model", "max_model_len": 32768}]
     server.use_template(QWEN3_TEMPLATE)
-    server.reply = '<tool_call>\n{"name": "%s", "arguments": {"action": "%s", "coordinate": [1000, 0]}}\n' % (
-        space, "left_click" if space == "computer_use" else "click")
+    click = "left_click" if space == "computer_use" else "click"
+    server.reply = f'<tool_call>\n{{"name": "{space}", "arguments": {{"action": "{click}", "coordinate": [1000, 0]}}}}\n'
     model = _model(server)
     model.check(space, "text")  # resolves the served name: its dialect is qwen3-vl
     assert model.dialect.name == "qwen3-vl"

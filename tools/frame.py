@@ -102,6 +102,14 @@ class Frame(BaseModel):
             coord_height=coords[1] if coords else None,
         )
 
+    @classmethod
+    def for_screen(cls, width: int, height: int, model_size: tuple[int, int]) -> Frame:
+        """A frame for a `width` x `height` screenshot of a plain screen (scale 1, origin 0): `build` without one."""
+        coords = model_size.coords if isinstance(model_size, ModelSize) else None
+        return cls(image_width=width, image_height=height, screen=ScreenSpace(width=width, height=height),
+                   model_width=model_size[0], model_height=model_size[1],
+                   coord_width=coords[0] if coords else None, coord_height=coords[1] if coords else None)
+
     @property
     def model_size(self) -> ModelSize:
         return ModelSize(self.model_width, self.model_height, self.coords)

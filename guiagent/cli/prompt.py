@@ -35,19 +35,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _static_frame(args: argparse.Namespace, dialect: Dialect) -> Frame:
     """A Frame for a screen of --screen size (scale 1, origin 0) seen as `dialect` sees it with the budget."""
-    from guiagent.tools.frame import Frame, Screenshot, ScreenSpace
+    from guiagent.tools.frame import Frame
 
     w, h = args.screen
-    # Frame.build only measures the image: a stand-in of the screen's size avoids allocating a screen
-    shot = Screenshot(image=_Sized(w, h), screen=ScreenSpace(width=w, height=h))  # type: ignore[arg-type]
-    return Frame.build(shot, dialect.image_size(w, h, budget(args)))
-
-
-class _Sized:
-    """Stands for a captured image of a given size (Frame.build reads only width and height)."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
+    return Frame.for_screen(w, h, dialect.image_size(w, h, budget(args)))
 
 
 def cmd_prompt(args: argparse.Namespace) -> int:

@@ -110,25 +110,31 @@ class _Request:
 
 
 @functools.cache
-def _image_only_processor_class(model_type: str = "qwen2_5_vl") -> type:
+def _image_only_processor_class(model_type: str = "qwen2_5_vl") -> Any:
     """The family's processor without the video processor (which needs torchvision)."""
+    base: Any
     if model_type in ("qwen3_vl", "qwen3_vl_moe"):
-        from transformers import Qwen3VLProcessor as Base
-    else:
-        from transformers import Qwen2_5_VLProcessor as Base
+        from transformers import Qwen3VLProcessor
 
-    class ImageOnlyProcessor(Base):  # type: ignore[misc,valid-type]
+        base = Qwen3VLProcessor
+    else:
+        from transformers import Qwen2_5_VLProcessor
+
+        base = Qwen2_5_VLProcessor
+
+    class ImageOnlyProcessor(base):  # type: ignore[misc]
         """The checkpoint's processor class without its video processor.
 
         Same tokenizer, image processor and chat template as the checkpoint's own
         processor, so the same prompt gives the same tokens; it only cannot do video.
         """
 
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None,
+                     **kwargs: Any) -> None:
             super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template,
                              **kwargs)
 
-    ImageOnlyProcessor.__name__ = ImageOnlyProcessor.__qualname__ = f"ImageOnly{Base.__name__}"
+    ImageOnlyProcessor.__name__ = ImageOnlyProcessor.__qualname__ = f"ImageOnly{base.__name__}"
     return ImageOnlyProcessor
 
 

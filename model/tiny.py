@@ -217,7 +217,7 @@ def _build_qwen3(out: Path, seed: int) -> Path:
         vision_config=dict(QWEN3_VISION_CONFIG), tie_word_embeddings=True, **tokens,
     )
     torch.manual_seed(seed)
-    model = Qwen3VLForConditionalGeneration(cfg).eval()
+    model = Qwen3VLForConditionalGeneration(cfg).eval()  # type: ignore[no-untyped-call]
     model.generation_config = hub_generation_config(ids)
     model.save_pretrained(out)
     return out

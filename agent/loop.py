@@ -146,7 +146,7 @@ class Agent:
         space = self.env.space
         meta = RunMeta(
             instruction=instruction, env=self.env_spec, env_info=_describe(self.env), model=self.model_spec,
-            space=space, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels,
+            dialect=self.model.dialect.name, space=space, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels,
             history=self.history_policy, max_steps=self.max_steps, dry_run=self.dry_run, calls=self.calls,
             versions=package_versions(),
         )

@@ -140,6 +140,9 @@ class RunMeta(_Record):
     env: str
     env_info: dict = Field(default_factory=dict)
     model: str
+    # runs recorded before dialects were chosen all spoke Qwen2.5-VL
+    dialect: str = Field(default="qwen2.5-vl", max_length=40, description="the model family's dialect (prompt, "
+                         "reply syntax, coordinate convention): qwen2.5-vl | qwen3-vl")
     space: ActionSpace
     screen: ScreenSpace | None = None
     model_size: tuple[PositiveInt, PositiveInt] | None = None

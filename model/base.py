@@ -42,6 +42,8 @@ class Dialect(Protocol):
     """A model family's conventions: tool rendering, prompt building, reply parsing, image size."""
 
     name: str
+    factor: int
+    """smart_resize factor: the vision patch size times the spatial merge (28 Qwen2.5-VL, 32 Qwen3-VL)."""
 
     def image_size(self, width: int, height: int, budget: PixelBudget) -> tuple[int, int]: ...
 
@@ -82,12 +84,11 @@ class Model:
     """The spec that loads this backend again (``hf:PATH``, ``openai:URL``, ``oracle``), recorded in
     trajectories; empty: the backend's `name` stands for it."""
 
-    def __init__(self, dialect: Dialect | None = None) -> None:
-        if dialect is None:
-            from guiagent.model.qwen25vl import Qwen25VL
+    def __init__(self, dialect: Dialect | str | None = None) -> None:
+        """`dialect`: a dialect or its name (``qwen2.5-vl``, ``qwen3-vl``); None: the default (Qwen2.5-VL)."""
+        from guiagent.model import dialects
 
-            dialect = Qwen25VL()
-        self.dialect = dialect
+        self.dialect: Dialect = dialects.get(dialect) if dialect is None or isinstance(dialect, str) else dialect
         self.budget = PixelBudget()
 
     def configure(self, budget: PixelBudget) -> None:

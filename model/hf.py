@@ -35,11 +35,10 @@ from guiagent.model.batching import Batcher
 if TYPE_CHECKING:
     from guiagent.tools.actions import ActionSpace
     from guiagent.tools.checks import CheckResult
-    from transformers import Qwen2_5_VLProcessor
 
 log = logging.getLogger("guiagent.model.hf")
 
-PATCH = 14  # vision patch size: image_grid_thw counts 14-pixel patches
+PATCH = 14  # Qwen2.5-VL's vision patch size (the processor's own patch_size is read when it has one)
 MAX_NEW_TOKENS_LIMIT = 8192
 # Screens the start-up warm-up compiles for (the static cache is sized with headroom).
 _WARMUP_SCREENS = {"computer_use": (1920, 1080), "mobile_use": (1080, 2400)}
@@ -111,32 +110,41 @@ class _Request:
 
 
 @functools.cache
-def _image_only_processor_class() -> type[Qwen2_5_VLProcessor]:
-    from transformers import Qwen2_5_VLProcessor
+def _image_only_processor_class(model_type: str = "qwen2_5_vl") -> Any:
+    """The family's processor without the video processor (which needs torchvision)."""
+    base: Any
+    if model_type in ("qwen3_vl", "qwen3_vl_moe"):
+        from transformers import Qwen3VLProcessor
 
-    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-        """Qwen2.5-VL's processor without the video processor (which needs torchvision).
+        base = Qwen3VLProcessor
+    else:
+        from transformers import Qwen2_5_VLProcessor
+
+        base = Qwen2_5_VLProcessor
+
+    class ImageOnlyProcessor(base):  # type: ignore[misc]
+        """The checkpoint's processor class without its video processor.
 
         Same tokenizer, image processor and chat template as the checkpoint's own
         processor, so the same prompt gives the same tokens; it only cannot do video.
         """
 
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None,
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None,
                      **kwargs: Any) -> None:
-            # transformers leaves ProcessorMixin.__init__ unannotated.
-            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template,  # type: ignore[no-untyped-call]
+            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template,
                              **kwargs)
 
-    return ImageOnlyQwen2_5_VLProcessor
+    ImageOnlyProcessor.__name__ = ImageOnlyProcessor.__qualname__ = f"ImageOnly{base.__name__}"
+    return ImageOnlyProcessor
 
 
 def load_processor(path: str) -> Any:
     """The checkpoint's processor; without torchvision, an image-only one built from the same files."""
-    from transformers import AutoProcessor
+    from transformers import AutoConfig, AutoProcessor
     from transformers.processing_utils import ProcessorMixin
 
     try:
-        proc = AutoProcessor.from_pretrained(path)  # type: ignore[no-untyped-call]  # transformers: unannotated
+        proc = AutoProcessor.from_pretrained(path)
         if isinstance(proc, ProcessorMixin) and getattr(proc, "image_processor", None) is not None:
             return proc
         # AutoProcessor silently returns a bare tokenizer for unknown processor classes.
@@ -145,7 +153,8 @@ def load_processor(path: str) -> Any:
         # Typically "Qwen2VLVideoProcessor requires the Torchvision library" on CPU installs.
         log.info("%s: stock processor unavailable (%s); using the image-only processor", path,
                  str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    return _image_only_processor_class().from_pretrained(path)
+    model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "qwen2_5_vl")
+    return _image_only_processor_class(model_type).from_pretrained(path)
 
 
 def _resolve_device(device: str | None) -> str:
@@ -211,21 +220,29 @@ class HFModel(Model):
         max_batch: int = 1,
         batch_wait_ms: float = 20.0,
         vision_attention: str = "packed",
+        dialect: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(dialect)
         self._options(temperature, max_new_tokens, max_batch, batch_wait_ms, vision_attention)
         self.path = path
         self.spec = f"hf:{path}"
         processor, model, device_name = self._load(path, dtype, device, attn_implementation)
+        if dialect is None:  # the checkpoint says which family it is
+            from guiagent.model import dialects
+
+            self.dialect = dialects.get(dialects.for_model_type(getattr(model.config, "model_type", None)))
         self._adopt(processor, model, device_name, static_cache, vision_attention)
 
     @classmethod
     def from_loaded(cls, model: Any, processor: Any, *, name: str = "<in-memory>", temperature: float = 0.0,
                     max_new_tokens: int = 256, static_cache: bool | None = None, max_batch: int = 1,
-                    batch_wait_ms: float = 20.0, vision_attention: str = "packed") -> HFModel:
+                    batch_wait_ms: float = 20.0, vision_attention: str = "packed",
+                    dialect: str | None = None) -> HFModel:
         """Wrap an already loaded model and processor (benchmarks build random-weight models in memory)."""
+        from guiagent.model import dialects
+
         self = cls.__new__(cls)
-        Model.__init__(self)
+        Model.__init__(self, dialect or dialects.for_model_type(getattr(model.config, "model_type", None)))
         self._options(temperature, max_new_tokens, max_batch, batch_wait_ms, vision_attention)
         self.path, self.spec = name, f"hf:{name}"
         self.dtype = model.dtype
@@ -294,7 +311,7 @@ class HFModel(Model):
             raise ModelError(f"hf:{path}: {str(exc).strip().splitlines()[0]}") from None
         if multi_gpu:
             return processor, model, str(model.device)
-        return processor, model.to(device_name), device_name  # type: ignore[arg-type]  # transformers types `to` as unbound
+        return processor, model.to(device_name), device_name
 
     def _adopt(self, processor: Any, model: Any, device: str, static_cache: bool | None,
                vision_attention: str) -> None:
@@ -363,7 +380,7 @@ class HFModel(Model):
         if self.model is None:
             return
         self._worker.shutdown(wait=True)
-        self.model = None
+        self.model = None  # type: ignore[assignment]
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
@@ -405,12 +422,15 @@ class HFModel(Model):
         grids = grid.tolist()
         if len(grids) != len(images):
             raise ModelError(f"the processor made {len(grids)} image grids for {len(images)} images")
+        ip = self.processor.image_processor
+        patch = int(getattr(ip, "patch_size", PATCH))
+        factor = patch * int(getattr(ip, "merge_size", 2))
         for i, (img, thw) in enumerate(zip(images, grids, strict=True)):
             w, h = img.size
-            if thw != [1, h // PATCH, w // PATCH] or h % 28 or w % 28:
+            if thw != [1, h // patch, w // patch] or h % factor or w % factor:
                 want = self.image_size(w, h)
                 raise ModelError(
-                    f"image {i} is {w}x{h} but the processor made a {thw[2] * PATCH}x{thw[1] * PATCH} grid; "
+                    f"image {i} is {w}x{h} but the processor made a {thw[2] * patch}x{thw[1] * patch} grid; "
                     f"screenshots must be resized to the model size first ({want[0]}x{want[1]} for this budget)")
 
     def _run_batch(self, requests: Sequence[_Request], max_new_tokens: int | None = None,
@@ -547,9 +567,10 @@ def probe(path: str, required: bool = False) -> list[CheckResult]:
                      f"({first_line(exc)})", "upgrade transformers (pip install -U 'transformers>=5.24,<6')"))
         return out
     kind = getattr(config, "model_type", "?")
-    if kind != "qwen2_5_vl":
-        out.append(r("model config", "WARN", f"model_type {kind!r}: the prompt and parser are Qwen2.5-VL's",
-                     "use a Qwen2.5-VL checkpoint, or expect other models to answer in another format"))
+    if kind not in ("qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe"):
+        out.append(r("model config", "WARN", f"model_type {kind!r}: no dialect knows it; the prompt and parser "
+                     "are Qwen2.5-VL's", "use a Qwen2.5-VL or Qwen3-VL checkpoint, or expect other models to "
+                     "answer in another format"))
     else:
         text = getattr(config, "text_config", config)
         layers, hidden = getattr(text, "num_hidden_layers", "?"), getattr(text, "hidden_size", "?")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # The Qwen2.5-VL processor's own budget (hub preprocessor_config.json).
 DEFAULT_MIN_PIXELS = 3136
 DEFAULT_MAX_PIXELS = 12845056
-FACTOR = 28  # patch_size 14 x spatial merge 2
+FACTOR = 28  # Qwen2.5-VL: patch_size 14 x spatial merge 2 (Qwen3-VL: 16 x 2 = 32, its dialect passes it)
 MAX_RATIO = 200
 
 
@@ -33,20 +33,23 @@ class PixelBudget(BaseModel):
             raise ValueError(f"max_pixels must be at least {FACTOR * FACTOR}")
         return self
 
-    def image_tokens(self, width: int, height: int) -> int:
-        """Vision tokens for a `width` x `height` capture: one per 28x28 patch of the model image."""
-        w, h = self.model_size(width, height)
-        return image_tokens(w, h)
+    def image_tokens(self, width: int, height: int, factor: int = FACTOR) -> int:
+        """Vision tokens for a `width` x `height` capture: one per `factor`-square patch of the model image."""
+        w, h = self.model_size(width, height, factor)
+        return image_tokens(w, h, factor)
 
-    def model_size(self, width: int, height: int) -> tuple[int, int]:
-        """(width, height) of the image the model sees for a `width` x `height` capture."""
-        h, w = smart_resize(height, width, FACTOR, self.min_pixels, self.max_pixels)
+    def model_size(self, width: int, height: int, factor: int = FACTOR) -> tuple[int, int]:
+        """(width, height) of the image the model sees for a `width` x `height` capture.
+
+        `factor` is the dialect's patch size times its spatial merge (28 for Qwen2.5-VL, 32 for Qwen3-VL).
+        """
+        h, w = smart_resize(height, width, factor, self.min_pixels, self.max_pixels)
         return w, h
 
 
-def image_tokens(model_width: int, model_height: int) -> int:
-    """Vision tokens of a model image already at a smart_resize size (14x14 patches merged 2x2)."""
-    return model_width * model_height // (FACTOR * FACTOR)
+def image_tokens(model_width: int, model_height: int, factor: int = FACTOR) -> int:
+    """Vision tokens of a model image already at a smart_resize size (patches merged 2x2 into one token)."""
+    return model_width * model_height // (factor * factor)
 
 
 def _smart_resize_reference(

@@ -139,14 +139,18 @@ class OpenAIModel(Model):
         max_new_tokens: int = 256,
         backoff: float = 0.5,
         max_backoff: float = 20.0,
+        dialect: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(dialect)
+        # None: the served model's name decides (Qwen3-VL names get qwen3-vl), once it is known.
+        self._dialect_explicit = dialect is not None
         # Userinfo leaves the URL at once: urllib would take "user:pass@host" for a host name, and every
         # message below names base_url. The credentials are kept only for the Authorization header.
         url, self._user, self._password = split_userinfo(normalize_base_url(base_url))
         self.base_url = url
         self.spec = f"openai:{self.base_url}" if self._user is None else f"openai:{redact(normalize_base_url(base_url))}"
         self.served_model = served_model
+        self._adopt_dialect()
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("DASHSCOPE_API_KEY")
         if float(timeout) <= 0:
             raise ModelError(f"timeout must be > 0 seconds, got {timeout}")
@@ -283,10 +287,17 @@ class OpenAIModel(Model):
         elif ids and self.served_model not in ids:
             raise ModelError(self.redact(f"openai:{self.base_url}: model {self.served_model!r} is not served; the "
                                          f"server lists {', '.join(ids[:8])}; fix --served-model"))
+        self._adopt_dialect()
         entry = next((e for e in entries if e.get("id") == self.served_model), {})
         mml = entry.get("max_model_len") or entry.get("context_length")
         self.max_model_len = int(mml) if isinstance(mml, (int, float)) and mml > 0 else None
         return self.served_model
+
+    def _adopt_dialect(self) -> None:
+        if not self._dialect_explicit and self.served_model is not None:
+            from guiagent.model import dialects
+
+            self.dialect = dialects.get(dialects.for_served_name(self.served_model))
 
     def check(self, space: ActionSpace, policy: str) -> None:
         """Before step 1: the model exists, a typical prompt fits, and the server takes the images we send."""
@@ -297,7 +308,7 @@ class OpenAIModel(Model):
         images = parse_policy(policy) + 1
         w, h = _TYPICAL_SCREENS.get(space, (1920, 1080))
         mw, mh = self.image_size(w, h)
-        need = images * (image_tokens(mw, mh) + 2) + _SYSTEM_PROMPT_TOKENS + self.max_new_tokens
+        need = images * (image_tokens(mw, mh, self.dialect.factor) + 2) + _SYSTEM_PROMPT_TOKENS + self.max_new_tokens
         if self.max_model_len is not None:
             if need > self.max_model_len:
                 raise ModelError(
@@ -347,7 +358,7 @@ class OpenAIModel(Model):
         if reason == "stop" and text.count("<tool_call>") > text.count("</tool_call>"):
             text += "</tool_call>"  # servers drop the matched stop string
         usage = data.get("usage") or {}
-        n_image_tokens = sum(image_tokens(*p.size) for m in messages for p in m.images())
+        n_image_tokens = sum(image_tokens(*p.size, self.dialect.factor) for m in messages for p in m.images())
         timings = {"encode": t1 - t0, "request": t2 - t1}
         server = data.get("timings")  # llama.cpp-style servers report their own phases (ms)
         if isinstance(server, dict):

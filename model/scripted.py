@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from guiagent.model.base import Completion, Message, Model, ModelError, RequestContext
+from guiagent.model.base import Completion, Dialect, Message, Model, ModelError, RequestContext
 from guiagent.tools.runfiles import RunFileError, RunFileMissing, read_run_text
 from pydantic import ValidationError
 
@@ -22,15 +22,16 @@ class ScriptedModel(Model):
 
     name = "scripted"
 
-    def __init__(self, replies: list[str | Completion], source: str = "<list>") -> None:
-        super().__init__()
+    def __init__(self, replies: list[str | Completion], source: str = "<list>", *,
+                 dialect: Dialect | str | None = None) -> None:
+        super().__init__(dialect)
         self.replies = list(replies)
         self.source = source
         self.calls = 0
         self.requests: list[list[Message]] = []
 
     @classmethod
-    def from_file(cls, path: str | Path) -> ScriptedModel:
+    def from_file(cls, path: str | Path, *, dialect: str | None = None) -> ScriptedModel:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -52,7 +53,7 @@ class ScriptedModel(Model):
                 loc = ".".join(str(p) for p in err["loc"]) or "reply"
                 raise ValueError(f"{path}: reply {i}: {loc}: {err['msg']}; a reply is a string or "
                                  '{"text": ..., "finish_reason": "stop"|"length", "usage": {...}}') from None
-        return cls(replies, source=str(path))
+        return cls(replies, source=str(path), dialect=dialect)
 
     def generate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
         self.requests.append(messages)
@@ -69,12 +70,17 @@ class ReplayModel(ScriptedModel):
     name = "replay"
 
     @classmethod
-    def from_dir(cls, path: str | Path) -> ReplayModel:
+    def from_dir(cls, path: str | Path, *, dialect: str | None = None) -> ReplayModel:
+        """The run's replies, parsed in the dialect the run recorded (`dialect` overrides it)."""
         # Reads only the raw replies, so model/ does not depend on agent/'s trajectory schema.
         # The folder may come from someone else: tools.runfiles refuses a symlinked or FIFO trajectory.json.
         file = Path(path) / "trajectory.json"
         try:
-            steps = json.loads(read_run_text(path, "trajectory.json"))["steps"]
+            data = json.loads(read_run_text(path, "trajectory.json"))
+            steps = data["steps"]
+            recorded = (data.get("meta") or {}).get("dialect")
+            if recorded is not None and not isinstance(recorded, str):
+                raise TypeError("meta.dialect is not a string")
             replies = [s["raw_text"] for s in steps if s.get("raw_text") is not None]
             if not all(isinstance(r, str) for r in replies):
                 raise TypeError("a step's raw_text is not a string")
@@ -84,4 +90,7 @@ class ReplayModel(ScriptedModel):
             raise ValueError(str(exc)) from None
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ValueError(f"{file}: not a guiagent trajectory ({type(exc).__name__}: {exc})") from None
-        return cls(replies, source=str(path))
+        try:
+            return cls(replies, source=str(path), dialect=dialect or recorded)
+        except ValueError as exc:
+            raise ValueError(f"{file}: meta.dialect: {exc}") from None

@@ -19,25 +19,32 @@ def load_model(spec: str, **options: Any) -> Model:
     """Build the backend a spec names. Raises ValueError with a one-line message on bad specs.
 
     `options` are backend settings (e.g. ``temperature``, ``served_model``); backends
-    ignore the ones that do not apply to them.
+    ignore the ones that do not apply to them. ``dialect`` (``qwen2.5-vl`` | ``qwen3-vl``) wins over
+    the backend's own default (an ``hf:`` checkpoint's model_type, an ``openai:`` served name, a
+    ``replay:`` run's recorded dialect).
     """
+    from guiagent.model import dialects
+
+    dialect = options.pop("dialect", None)
+    if dialect is not None:
+        dialects.get(dialect)  # ValueError naming the choices, before anything loads
     scheme, _, rest = spec.partition(":")
     if scheme == "scripted" and rest:
         from guiagent.model.scripted import ScriptedModel
 
-        return ScriptedModel.from_file(rest)
+        return ScriptedModel.from_file(rest, dialect=dialect)
     if scheme == "replay" and rest:
         from guiagent.model.scripted import ReplayModel
 
-        return ReplayModel.from_dir(rest)
+        return ReplayModel.from_dir(rest, dialect=dialect)
     if scheme == "hf" and rest:
         from guiagent.model.hf import HFModel
 
-        return HFModel(rest, **{k: v for k, v in options.items() if k in HFModel.OPTIONS})
+        return HFModel(rest, dialect=dialect, **{k: v for k, v in options.items() if k in HFModel.OPTIONS})
     if scheme == "openai" and rest:
         from guiagent.model.openai import OpenAIModel
 
-        return OpenAIModel(rest, **{k: v for k, v in options.items() if k in OpenAIModel.OPTIONS})
+        return OpenAIModel(rest, dialect=dialect, **{k: v for k, v in options.items() if k in OpenAIModel.OPTIONS})
     raise ValueError(
         f"unknown model spec {spec!r}; use hf:PATH_OR_ID, openai:BASE_URL, scripted:FILE or replay:TRAJ_DIR"
     )

@@ -116,3 +116,61 @@ def test_a_phone_lost_mid_run_ends_the_run_cleanly_with_its_steps(adb_server, tm
 @pytest.fixture(autouse=True)
 def _no_stray_runs_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a run without --out would write runs/ here, not in the repo
+
+
+def grid_point(screen_point: tuple[int, int]) -> list[int]:
+    """A screen pixel as Qwen3-VL names it: on the 0..1000 grid (nearest grid value, integer arithmetic)."""
+    return [(2 * v * 1000 + size) // (2 * size) for v, size in zip(screen_point, SCREEN, strict=True)]
+
+
+def grid_to_screen(point: list[int]) -> list[int]:
+    """Where a grid point must land, computed independently of Frame: nearest pixel, 1000 -> the last one."""
+    return [min((2 * g * size + 1000) // 2000, size - 1) for g, size in zip(point, SCREEN, strict=True)]
+
+
+@pytest.mark.parametrize("max_pixels", [12845056, 400000])
+def test_qwen3_vl_run_on_the_simulated_phone_lands_on_the_grid_pixels(phone, tmp_path, max_pixels):
+    # The Qwen3-VL mobile tool has no `open`: the apps are started through adb, the rest is the model's.
+    points = widget_points()
+    taps = {name: grid_point(points[name]) for name in ("wifi", "fab", "save")}
+    phone.shell("am start -n com.android.settings/.Settings")
+    script = [
+        "Thought: Wi-Fi is off.\nAction: \"Turn on Wi-Fi.\"\n" + call(action="click", coordinate=taps["wifi"]),
+        call(action="system_button", button="Home"),
+        call(action="swipe", coordinate=[500, 800], coordinate2=[500, 200]),
+        call(action="answer", text="done"),
+    ]
+    (tmp_path / "script.json").write_text(json.dumps(script), encoding="utf-8")
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        guiagent() + ["run", "Turn on Wi-Fi", "--env", f"android:{phone.serial}", "--dialect", "qwen3-vl",
+                      "--max-pixels", str(max_pixels), "--model", f"scripted:{tmp_path / 'script.json'}",
+                      "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300, env=phone.server.env)
+    assert phone.shell("settings get global wifi_on") == "1", proc.stdout + proc.stderr
+    traj = json.loads((out / "trajectory.json").read_text(encoding="utf-8"))
+    assert traj["meta"]["dialect"] == "qwen3-vl"
+    frame = traj["steps"][0]["frame"]
+    assert (frame["coord_width"], frame["coord_height"]) == (1000, 1000)
+    assert (frame["model_width"] % 32, frame["model_height"] % 32) == (0, 0)
+    acts = [s["actions"][0]["screen_action"] for s in traj["steps"]]
+    assert acts[0] == {"action": "click", "coordinate": grid_to_screen(taps["wifi"])}
+    assert acts[2] == {"action": "swipe", "coordinate": grid_to_screen([500, 800]),
+                       "coordinate2": grid_to_screen([500, 200])}
+
+    phone.shell("am start -n com.simphone.notes/.NotesActivity")
+    script = [call(action="click", coordinate=taps["fab"]), call(action="type", text=NOTE),
+              call(action="click", coordinate=taps["save"]), call(action="long_press", coordinate=[1000, 1000], time=1),
+              call(action="terminate", status="success")]
+    (tmp_path / "script.json").write_text(json.dumps(script), encoding="utf-8")
+    proc = subprocess.run(
+        guiagent() + ["run", "Save a note", "--env", f"android:{phone.serial}", "--dialect", "qwen3-vl",
+                      "--max-pixels", str(max_pixels), "--model", f"scripted:{tmp_path / 'script.json'}",
+                      "--out", str(out / "notes"), "--quiet"],
+        capture_output=True, text=True, timeout=300, env=phone.server.env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = phone.shell("content query --uri content://com.simphone.notes/notes --projection text")
+    assert f"text={NOTE}" in rows
+    traj = json.loads((out / "notes" / "trajectory.json").read_text(encoding="utf-8"))
+    # the grid's far corner is the screen's last pixel
+    assert traj["steps"][3]["actions"][0]["screen_action"]["coordinate"] == [SCREEN[0] - 1, SCREEN[1] - 1]

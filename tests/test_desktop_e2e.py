@@ -56,14 +56,19 @@ def run_cli(xvfb, *args: str) -> subprocess.CompletedProcess:
                           env=xvfb.child_env(), timeout=180)
 
 
+@pytest.mark.parametrize("dialect", ["qwen2.5-vl", "qwen3-vl"])
 @pytest.mark.parametrize("max_pixels", [12845056, 500000])
-def test_run_lands_every_action_on_the_expected_pixel(xvfb, tk_app, tmp_path, max_pixels):
-    mw, mh = PixelBudget(max_pixels=max_pixels).model_size(W, H)
+def test_run_lands_every_action_on_the_expected_pixel(xvfb, tk_app, tmp_path, max_pixels, dialect):
+    from guiagent.model.dialects import get
+
+    image = get(dialect).image_size(W, H, PixelBudget(max_pixels=max_pixels))
+    # Qwen2.5-VL answers in pixels of its image, Qwen3-VL on a 0..1000 grid whatever the image
+    mw, mh = image if dialect == "qwen2.5-vl" else (1000, 1000)
     replies, want = script(mw, mh)
     (tmp_path / "replies.json").write_text(json.dumps(replies, ensure_ascii=False))
     out = tmp_path / "run"
     p = run_cli(xvfb, "run", "Fill the form", "--env", "desktop", "--model", f"scripted:{tmp_path / 'replies.json'}",
-                "--max-pixels", str(max_pixels), "--out", str(out))
+                "--max-pixels", str(max_pixels), "--out", str(out), "--dialect", dialect)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "success after 9 step(s)" in p.stdout
 
@@ -84,7 +89,8 @@ def test_run_lands_every_action_on_the_expected_pixel(xvfb, tk_app, tmp_path, ma
 
     traj = load_trajectory(out)
     assert traj.status == "success" and len(traj.steps) == 9
-    assert traj.meta.max_pixels == max_pixels and traj.steps[0].frame.model_size == (mw, mh)
+    assert traj.meta.max_pixels == max_pixels and traj.steps[0].frame.model_size == tuple(image)
+    assert traj.meta.dialect == dialect and traj.steps[0].frame.coord_size == (mw, mh)
     assert traj.steps[0].actions[0].screen_action == {"action": "left_click", "coordinate": list(want["entry"])}
 
 

@@ -325,6 +325,26 @@ def test_androidcontrol_scripted_model_scores_exactly_its_hits_and_sees_the_gold
                                                  "current device): ")
 
 
+def test_androidcontrol_with_qwen3_vl_scores_on_the_grid_and_writes_history_in_grid_coordinates(ac, episodes,
+                                                                                                tmp_path):
+    from guiagent.harness.offline.androidcontrol import AndroidControlSuite
+    from guiagent.harness.offline.runner import OfflineOptions, OfflineRunner
+    from guiagent.model.scripted import ScriptedModel
+
+    w, h = episodes[0]["sizes"][0]
+    gx, gy = (2 * 135 * 1000 + w) // (2 * w), (2 * 494 * 1000 + h) // (2 * h)  # Settings icon on the 0..1000 grid
+    reply = click(gx, gy, "mobile_use", "click")
+    model = ScriptedModel([reply] * 11, dialect="qwen3-vl")
+    out = tmp_path / "run"
+    OfflineRunner(AndroidControlSuite(ac, setting="high"), model, OfflineOptions(out=out, model_spec="scripted"),
+                  progress=_Quiet()).run()
+    recs = {r["id"]: r for r in records(out)}
+    assert recs["101:0:high"]["detail"]["exact_match"] is True  # the grid point lands inside the icon
+    text = model.requests[1][-1].text()
+    assert text.startswith("The user query: Check Wi-Fi, then look through my contacts.\nTask progress")
+    assert f'Step 1: {{"name": "mobile_use", "arguments": {{"action": "click", "coordinate": [{gx}, {gy}]}}}}; ' in text
+
+
 def test_the_low_setting_adds_the_step_instruction(ac):
     from guiagent.harness.offline.androidcontrol import AndroidControlSuite
 

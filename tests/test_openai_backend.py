@@ -108,6 +108,11 @@ class ChatServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
+    def use_template(self, template: str) -> None:
+        """Render with another checkpoint's chat template (a server serving another family)."""
+        self._template = jinja2.sandbox.ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True).from_string(template)
+
     def render(self, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
         """The prompt a server renders from OpenAI messages (content order kept), and the image sizes."""
         sizes = []
@@ -175,6 +180,41 @@ def test_server_renders_exactly_the_guiagent_prompt(server, capsys, monkeypatch,
     assert (body["temperature"], body["max_tokens"], body["stop"]) == (0.0, 256, ["</tool_call>"])
     assert chat["headers"]["Authorization"] == "Bearer sk-test"
     assert completion.usage.image_tokens == model_size[0] * model_size[1] // 784
+
+
+@pytest.mark.parametrize("env,space,screen,order", [
+    ("desktop", "computer_use", (1366, 767), ["image_url", "text"]),
+    ("android", "mobile_use", (1080, 2400), ["text", "image_url"]),
+])
+def test_a_served_qwen3_vl_gets_the_qwen3_vl_prompt_and_grid(server, capsys, env, space, screen, order):
+    from guiagent.model.qwen3vl.template import CHAT_TEMPLATE as QWEN3_TEMPLATE
+
+    from guiagent.cli import main
+
+    server.models = [{"id": "Qwen/Qwen3-VL-8B-Instruct", "object": "model", "max_model_len": 32768}]
+    server.use_template(QWEN3_TEMPLATE)
+    click = "left_click" if space == "computer_use" else "click"
+    server.reply = f'<tool_call>\n{{"name": "{space}", "arguments": {{"action": "{click}", "coordinate": [1000, 0]}}}}\n'
+    model = _model(server)
+    model.check(space, "text")  # resolves the served name: its dialect is qwen3-vl
+    assert model.dialect.name == "qwen3-vl"
+    size = model.image_size(*screen)
+    assert (size[0] % 32, size[1] % 32) == (0, 0)
+    completion = model.generate(_step_messages(model, screen, space, "Open the settings"))
+    assert main(["prompt", "Open the settings", "--env", env, "--screen", f"{screen[0]}x{screen[1]}",
+                 "--dialect", "qwen3-vl"]) == 0
+    chat = server.chats()[-1]  # check() may have probed the server's image limit first
+    assert chat["prompt"] == capsys.readouterr().out  # the server-side prompt is `guiagent prompt`'s
+    assert chat["image_sizes"] == [tuple(size)]
+    assert [p["type"] for p in chat["body"]["messages"][1]["content"]] == order
+    assert completion.usage.image_tokens == size[0] * size[1] // 1024
+    (call,) = model.dialect.parse(completion.text, space)
+    from guiagent.tools.frame import Frame, Screenshot, ScreenSpace
+
+    shot = Screenshot(image=Image.new("RGB", screen), screen=ScreenSpace(width=screen[0], height=screen[1]))
+    assert Frame.build(shot, size).action_to_screen(call.action).coordinate == (screen[0] - 1, 0)
+    assert OpenAIModel(server.url, served_model="Qwen/Qwen3-VL-8B-Instruct",
+                       dialect="qwen2.5-vl").dialect.name == "qwen2.5-vl"  # an explicit dialect wins
 
 
 def test_image_history_policy_keeps_turn_order(server):

@@ -1,10 +1,18 @@
-"""The one coordinate model: how a point in the model's image maps to the screen.
+"""The one coordinate model: how a point in the model's answer maps to the screen.
 
-Qwen2.5-VL answers in absolute pixels of the *resized* image it was shown. Every
-observation is therefore paired with a `Frame` that knows the captured image, the
+Every observation is paired with a `Frame` that knows the captured image, the
 executor's coordinate space (logical points with a HiDPI scale and a monitor origin
-on desktops, physical pixels on adb) and the model-image size. All coordinate
-conversions in the project go through `Frame.to_screen` / `Frame.to_model`.
+on desktops, physical pixels on adb), the model-image size and the coordinate space
+the model answers in. That space is a per-dialect convention, declared, not coded:
+
+- Qwen2.5-VL: absolute pixels of the *resized* image it was shown (the default:
+  the coordinate space is the model image);
+- Qwen3-VL: a relative grid, the resolution its prompt states (``1000x1000`` for
+  computer_use, ``999x999`` for mobile_use, as the cookbooks state and rescale).
+
+Both follow one rule: a coordinate in ``[0, W] x [0, H]`` of that space maps to the
+nearest screen pixel, the far edge to the last pixel; anything outside is rejected.
+All coordinate conversions in the project go through `Frame.to_screen` / `Frame.to_model`.
 """
 
 from __future__ import annotations
@@ -44,6 +52,24 @@ class Screenshot:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class ModelSize(tuple[int, int]):
+    """(width, height) of the model image, carrying the coordinate space the model answers in.
+
+    A plain 2-tuple to every caller (``w, h = size``); `Frame.build` also reads `coords`.
+    ``coords=None``: the model answers in pixels of this image (Qwen2.5-VL).
+    """
+
+    coords: tuple[int, int] | None
+
+    def __new__(cls, width: int, height: int, coords: tuple[int, int] | None = None) -> ModelSize:
+        self = super().__new__(cls, (int(width), int(height)))
+        self.coords = coords
+        return self
+
+    def __getnewargs__(self) -> tuple[int, int, tuple[int, int] | None]:
+        return self[0], self[1], self.coords
+
+
 class Frame(BaseModel):
     """Maps action coordinates between the model image and the executor's screen."""
 
@@ -54,43 +80,75 @@ class Frame(BaseModel):
     screen: ScreenSpace
     model_width: int = Field(gt=0, description="width of the image the model sees")
     model_height: int = Field(gt=0)
+    # Frames recorded before these fields existed are pixel frames (Qwen2.5-VL), as the default says.
+    coord_width: int | None = Field(default=None, gt=0, description="width of the coordinate space the model "
+                                    "answers in (a relative grid); None: pixels of the model image")
+    coord_height: int | None = Field(default=None, gt=0)
 
     @classmethod
     def build(cls, shot: Screenshot, model_size: tuple[int, int]) -> Frame:
-        """A frame for `shot` seen by the model at `model_size` = (width, height)."""
+        """A frame for `shot` seen by the model at `model_size` = (width, height).
+
+        A `ModelSize` with `coords` (a dialect's relative grid) sets the coordinate space.
+        """
+        coords = model_size.coords if isinstance(model_size, ModelSize) else None
         return cls(
             image_width=shot.image.width,
             image_height=shot.image.height,
             screen=shot.screen,
             model_width=model_size[0],
             model_height=model_size[1],
+            coord_width=coords[0] if coords else None,
+            coord_height=coords[1] if coords else None,
         )
 
+    @classmethod
+    def for_screen(cls, width: int, height: int, model_size: tuple[int, int]) -> Frame:
+        """A frame for a `width` x `height` screenshot of a plain screen (scale 1, origin 0): `build` without one."""
+        coords = model_size.coords if isinstance(model_size, ModelSize) else None
+        return cls(image_width=width, image_height=height, screen=ScreenSpace(width=width, height=height),
+                   model_width=model_size[0], model_height=model_size[1],
+                   coord_width=coords[0] if coords else None, coord_height=coords[1] if coords else None)
+
     @property
-    def model_size(self) -> tuple[int, int]:
-        return self.model_width, self.model_height
+    def model_size(self) -> ModelSize:
+        return ModelSize(self.model_width, self.model_height, self.coords)
+
+    @property
+    def coords(self) -> tuple[int, int] | None:
+        """The relative grid the model answers in, or None for model-image pixels."""
+        if self.coord_width is None or self.coord_height is None:
+            return None
+        return self.coord_width, self.coord_height
+
+    @property
+    def coord_size(self) -> tuple[int, int]:
+        """(width, height) of the space model coordinates are in: the grid, else the model image."""
+        return self.coords or (self.model_width, self.model_height)
 
     def to_screen(self, x: float, y: float) -> tuple[int, int]:
         """Model-image pixel -> executor point (nearest pixel, monitor origin added).
 
-        Raises `OutOfFrame` for a point outside ``[0, model_width] x [0, model_height]``;
-        a point on the far edge maps to the last screen pixel.
+        Raises `OutOfFrame` for a point outside ``[0, W] x [0, H]`` of the coordinate
+        space (`coord_size`); a point on the far edge maps to the last screen pixel.
         """
-        if not (0 <= x <= self.model_width and 0 <= y <= self.model_height):
+        cw, ch = self.coord_size
+        if not (0 <= x <= cw and 0 <= y <= ch):
             raise OutOfFrame(
                 f"coordinate [{_fmt(x)}, {_fmt(y)}] is outside the screen; "
-                f"x must be in 0..{self.model_width} and y in 0..{self.model_height}"
+                f"x must be in 0..{cw} and y in 0..{ch}"
             )
-        sx = _scale(x, self.model_width, self.screen.width)
-        sy = _scale(y, self.model_height, self.screen.height)
+        sx = _scale(x, cw, self.screen.width)
+        sy = _scale(y, ch, self.screen.height)
         return sx + self.screen.origin_x, sy + self.screen.origin_y
 
     def to_model(self, sx: float, sy: float) -> tuple[int, int]:
-        """Executor point -> model-image pixel (the inverse of `to_screen`)."""
+        """Executor point -> model coordinate (the inverse of `to_screen`)."""
         x, y = sx - self.screen.origin_x, sy - self.screen.origin_y
         if not (0 <= x <= self.screen.width and 0 <= y <= self.screen.height):
             raise OutOfFrame(f"screen point ({sx}, {sy}) is not on this screen")
-        return _scale(x, self.screen.width, self.model_width), _scale(y, self.screen.height, self.model_height)
+        cw, ch = self.coord_size
+        return _scale(x, self.screen.width, cw), _scale(y, self.screen.height, ch)
 
     def action_to_screen(self, action: Action) -> Action:
         """The same action with every coordinate mapped to the screen."""
@@ -116,4 +174,4 @@ def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
-__all__ = ["Frame", "OutOfFrame", "Point", "ScreenSpace", "Screenshot"]
+__all__ = ["Frame", "ModelSize", "OutOfFrame", "Point", "ScreenSpace", "Screenshot"]

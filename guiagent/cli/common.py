@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from guiagent.envs.base import Env
-    from guiagent.model.base import Model
+    from guiagent.model.base import Dialect, Model
     from guiagent.model.image import PixelBudget
     from guiagent.tools.actions import ActionSpace
 
@@ -69,8 +69,24 @@ def add_budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="largest model image area")
 
 
+def add_dialect_arg(p: argparse.ArgumentParser) -> None:
+    """--dialect: the model family's prompt, reply syntax and coordinate convention."""
+    from guiagent.model.dialects import NAMES
+
+    p.add_argument("--dialect", choices=NAMES, help="model family (default: from the model: an hf: checkpoint's "
+                   "config.json model_type, an openai: served model's name; else qwen2.5-vl)")
+
+
+def dialect(args: argparse.Namespace) -> Dialect:
+    """The dialect of --dialect (the default one when not given)."""
+    from guiagent.model.dialects import get
+
+    return get(getattr(args, "dialect", None))
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    """Backend options shared by run, locate and bench."""
+    """Backend options shared by run, locate and bench (--dialect among them)."""
+    add_dialect_arg(p)
     p.add_argument("--temperature", type=float, help="sampling temperature (default greedy)")
     p.add_argument("--served-model", help="model name on an openai: server (default: what /v1/models lists)")
     p.add_argument("--max-new-tokens", type=positive_int, help="bound on generated tokens per step")
@@ -118,7 +134,7 @@ def open_model(spec: str, args: argparse.Namespace, **extra: Any) -> Model:
     from guiagent.model.base import ModelError
     from guiagent.model.spec import load_model
 
-    options = {k: v for k in ("temperature", "served_model", "max_new_tokens", "dtype", "static_cache")
+    options = {k: v for k in ("temperature", "served_model", "max_new_tokens", "dtype", "static_cache", "dialect")
                if (v := getattr(args, k, None)) is not None}
     if getattr(args, "hf_device", None):
         options["device"] = args.hf_device

@@ -361,13 +361,11 @@ class AndroidControlSuite:
     def history(self, model: Model, sample: StepSample) -> list[Any]:
         """The earlier gold steps as the loop records executed calls, in each step's model coordinates."""
         from guiagent.model.base import HistoryItem
-        from guiagent.tools.frame import Frame, ScreenSpace
+        from guiagent.tools.frame import Frame
 
         items = []
         for gold, w, h in sample.history:
-            mw, mh = model.image_size(w, h)
-            frame = Frame(image_width=w, image_height=h, screen=ScreenSpace(width=w, height=h), model_width=mw,
-                          model_height=mh)
+            frame = Frame.for_screen(w, h, model.image_size(w, h))  # keeps the dialect's coordinate grid
             action = frame.action_to_model(gold.to_action(w, h))
             call = model.dialect.parse(model.dialect.format_call("mobile_use", action), "mobile_use")[0]
             items.append(HistoryItem(calls=[call.call_json]))

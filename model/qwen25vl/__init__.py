@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from guiagent.model.image import PixelBudget
+from guiagent.model.image import FACTOR, PixelBudget
 from guiagent.model.messages import HistoryItem, ImagePart, Message, ParsedCall
 from guiagent.model.qwen25vl import parse as _parse
 from guiagent.model.qwen25vl import prompt as _prompt
@@ -19,6 +19,7 @@ class Qwen25VL:
     """Absolute pixel coordinates in the smart-resized image, qwen-agent 0.0.15 tool prompt."""
 
     name = "qwen2.5-vl"
+    factor = FACTOR
 
     def image_size(self, width: int, height: int, budget: PixelBudget) -> tuple[int, int]:
         return budget.model_size(width, height)

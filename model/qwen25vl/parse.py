@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from guiagent.model.messages import ParsedCall, ParseError
-from guiagent.tools.actions import ACTIONS, Action, ActionSpace, action_from_dict
+from guiagent.tools.actions import ACTIONS, ActionSpace, action_from_dict
 from guiagent.tools.definitions import action_names, function_for
 from pydantic import ValidationError
 
@@ -40,10 +40,16 @@ _ALIASES = {
 _BUTTONS = {"back": "Back", "home": "Home", "menu": "Menu", "enter": "Enter"}
 
 
-def parse_reply(text: Any, space: ActionSpace, *, answer: bool = False) -> list[ParsedCall]:
-    """Parse a raw reply into tool calls for `space`; raises `ParseError` only."""
+def parse_reply(text: Any, space: ActionSpace, *, answer: bool = False, offered: list[str] | None = None,
+                aliases: dict[str, str] | None = None) -> list[ParsedCall]:
+    """Parse a raw reply into tool calls for `space`; raises `ParseError` only.
+
+    `offered`: the action names the dialect's tool lists (default: the Qwen2.5-VL tool's);
+    `aliases`: extra spellings the dialect's tool itself defines (e.g. Qwen3-VL's
+    ``triple_click`` -> ``double_click``), mapped before validation.
+    """
     try:
-        return _parse(text, space, answer)
+        return _parse(text, space, answer, offered, aliases or {})
     except ParseError:
         raise
     except (RecursionError, MemoryError):
@@ -52,7 +58,8 @@ def parse_reply(text: Any, space: ActionSpace, *, answer: bool = False) -> list[
         raise ParseError(f"The reply could not be read ({type(exc).__name__}). Reply with one tool call.") from None
 
 
-def _parse(text: Any, space: ActionSpace, answer: bool) -> list[ParsedCall]:
+def _parse(text: Any, space: ActionSpace, answer: bool, offered: list[str] | None,
+           aliases: dict[str, str]) -> list[ParsedCall]:
     if not isinstance(text, str):
         raise ParseError("The reply is not text.")
     if len(text) > MAX_REPLY_CHARS:
@@ -65,8 +72,9 @@ def _parse(text: Any, space: ActionSpace, answer: bool) -> list[ParsedCall]:
         )
     if len(objects) > MAX_CALLS:
         raise ParseError(f"Too many tool calls ({len(objects)}); send at most {MAX_CALLS}.")
-    allowed = action_names(function_for(space, 1, 1, answer=answer))
-    return [_to_call(obj, space, allowed) for obj in objects]
+    names = offered if offered is not None else action_names(function_for(space, 1, 1, answer=answer))
+    allowed = [n for n in names if n in ACTIONS[space] or n in aliases]
+    return [_to_call(obj, space, allowed, aliases, names) for obj in objects]
 
 
 def _strip_noise(text: str) -> str:
@@ -161,7 +169,8 @@ def _loads(raw: str) -> Any:
     return None
 
 
-def _to_call(obj: dict[str, Any], space: ActionSpace, allowed: list[str]) -> ParsedCall:
+def _to_call(obj: dict, space: ActionSpace, allowed: list[str], aliases: dict[str, str],
+             offered: list[str]) -> ParsedCall:
     name = obj.get("name", space)
     args = obj.get("arguments", obj.get("parameters", None))
     if isinstance(args, str):
@@ -172,28 +181,34 @@ def _to_call(obj: dict[str, Any], space: ActionSpace, allowed: list[str]) -> Par
         raise ParseError(f'The tool call has no "arguments" object. Use {{"name": "{space}", "arguments": {{...}}}}.')
     args = dict(args)
     if name != space:
-        if isinstance(name, str) and _canonical(name, space, allowed) and "action" not in args:
+        if isinstance(name, str) and _canonical(name, space, allowed, aliases) and "action" not in args:
             args["action"] = name  # {"name": "click", "arguments": {...}}
         elif name not in ("computer_use", "mobile_use"):
             raise ParseError(f"Unknown function {str(name)[:40]!r}; the only function is {space!r}.")
         else:
             raise ParseError(f"This device is controlled with {space!r}, not {name!r}.")
     call_json = json.dumps({"name": space, "arguments": args}, ensure_ascii=False)
-    action = _validate(_coerce(args, space, allowed), space)
+    action = _validate(_coerce(args, space, allowed, aliases, offered), space)
     return ParsedCall(action=action, call_json=call_json)
 
 
-def _canonical(name: str, space: ActionSpace, allowed: list[str]) -> str | None:
+def _canonical(name: str, space: ActionSpace, allowed: list[str], aliases: dict[str, str]) -> str | None:
     name = name.strip().lower()
+    if name in allowed and name in aliases:
+        return aliases[name]  # an action the dialect's tool offers, executed as its closest action
     name = _ALIASES[space].get(name, name)
-    return name if name in allowed else None
+    return name if name in allowed and name in ACTIONS[space] else None
 
 
-def _coerce(args: dict[str, Any], space: ActionSpace, allowed: list[str]) -> dict[str, Any]:
+def _coerce(args: dict, space: ActionSpace, allowed: list[str], aliases: dict[str, str],
+            offered: list[str]) -> dict:
     raw_action = args.get("action")
     if not isinstance(raw_action, str):
         raise ParseError(f'The arguments need an "action"; one of {", ".join(allowed)}.')
-    action = _canonical(raw_action, space, allowed)
+    action = _canonical(raw_action, space, allowed, aliases)
+    if action is None and raw_action.strip().lower() in offered:
+        raise ParseError(f"Action {raw_action.strip()!r} cannot be carried out on this device; use one of "
+                         f"{', '.join(allowed)}.")
     if action is None:
         raise ParseError(f"Unknown action {raw_action[:40]!r}; use one of {', '.join(allowed)}.")
     out: dict[str, Any] = {"action": action}
@@ -262,7 +277,7 @@ def _point(key: str, value: Any) -> tuple[float, float]:
     raise ParseError(f'"{key}" must be [x, y], got {json.dumps(value)[:40]}.')
 
 
-def _validate(args: dict[str, Any], space: ActionSpace) -> Action:
+def _validate(args: dict, space: ActionSpace):
     try:
         return action_from_dict(space, args)
     except ValidationError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from guiagent.model.messages import HistoryItem, ImagePart, Message, TextPart, parse_policy
 from guiagent.model.qwen25vl.template import (
@@ -18,11 +19,10 @@ from guiagent.model.qwen25vl.template import (
 from guiagent.tools import definitions
 
 if TYPE_CHECKING:
-    import jinja2
     from guiagent.tools.actions import ActionSpace
 
 
-def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict[str, Any]:
+def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict:
     """The tool as qwen-agent 0.0.15 exposes it (`name_for_human` ... `args_format`)."""
     fn = definitions.function_for(space, *model_size, answer=answer)
     return {
@@ -75,37 +75,54 @@ def build_messages(
     answer: bool = False,
 ) -> list[Message]:
     """Messages for one step: system + tools, optional prior turns, then text and screenshot."""
-    system = Message(role="system", content=[TextPart(text=system_text(space, image.size, answer=answer))])
+    return assemble_messages(
+        system_text(space, image.size, answer=answer),
+        lambda older, notes: user_text(instruction, space, [c for h in older for c in h.calls], notes),
+        image, history, policy=policy, feedback=feedback, image_first=False,
+    )
+
+
+def assemble_messages(
+    system: str,
+    text_for: Callable[[list[HistoryItem], list[str] | None], str],
+    image: ImagePart,
+    history: list[HistoryItem],
+    *,
+    policy: str = "text",
+    feedback: list[str] | None = None,
+    image_first: bool = False,
+) -> list[Message]:
+    """The Qwen cookbooks' message layout, shared by the Qwen dialects.
+
+    `text_for(older, feedback)` is the user text given the steps shown only as text;
+    `image_first` puts each screenshot before its text (the API cookbooks' order).
+    ``text``: one user turn; ``images:K``: the last K steps as real turns (screenshot,
+    then the model's own reply), older steps as the task-progress text of the first turn.
+    """
+    def turn(text: str | None, shot: ImagePart) -> list[TextPart | ImagePart]:
+        parts: list[TextPart | ImagePart] = [] if text is None else [TextPart(text=text)]
+        return [shot, *parts] if image_first else [*parts, shot]
+
+    msgs = [Message(role="system", content=[TextPart(text=system)])]
     k = parse_policy(policy)
-    calls = [c for h in history for c in h.calls]
     if k == 0:
-        user = Message(role="user", content=[TextPart(text=user_text(instruction, space, calls, feedback)),
-                                             image])
-        return [system, user]
-    # images:K — the last K steps as real turns (screenshot, then the model's own reply);
-    # older steps survive as the task-progress text on the first user turn.
+        return [*msgs, Message(role="user", content=turn(text_for(history, feedback), image))]
     window = [h for h in history if h.image is not None][-k:]
-    older = [c for h in history[: len(history) - len(window)] for c in h.calls]
-    msgs = [system]
+    older = history[: len(history) - len(window)]
     for i, h in enumerate(window):
-        content: list[TextPart | ImagePart] = []
-        if i == 0:
-            content.append(TextPart(text=user_text(instruction, space, older)))
-        assert h.image is not None  # the window holds only steps with an image
-        content.append(h.image)
-        msgs += [Message(role="user", content=content), Message(role="assistant", content=[TextPart(text=h.reply)])]
-    last: list[TextPart | ImagePart] = []
+        assert h.image is not None
+        msgs += [Message(role="user", content=turn(text_for(older, None) if i == 0 else None, h.image)),
+                 Message(role="assistant", content=[TextPart(text=h.reply)])]
     if not window:
-        last.append(TextPart(text=user_text(instruction, space, older, feedback)))
-    elif feedback:
-        last.append(TextPart(text="\n".join(feedback)))
-    last.append(image)
+        last = turn(text_for(older, feedback), image)
+    else:
+        last = turn("\n".join(feedback) if feedback else None, image)
     msgs.append(Message(role="user", content=last))
     return msgs
 
 
 @functools.cache
-def _template() -> jinja2.Template:
+def _template():
     import jinja2.sandbox
 
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)

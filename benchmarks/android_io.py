@@ -145,7 +145,7 @@ def run(n: int, adb: str, adb_port: int, serial: str, env: dict[str, str], simph
         # new screen, so the phone encodes again and nothing can be reused.
         auto.shell("am start -n com.android.settings/.Settings")
         flip = iter(range(10**9))
-        changed = changing_ms([auto.observe, sub_screenshot],
+        changed = changing_ms([auto.observe, sub_screenshot, envs["png"].observe, envs["raw"].observe],
                               lambda: auto.shell(f"settings put global wifi_on {next(flip) % 2}"), max(5, n // 2))
     rows = [
         ("screenshot, PNG path (exec:screencap -p)", shots[0]),
@@ -154,7 +154,9 @@ def run(n: int, adb: str, adb_port: int, serial: str, env: dict[str, str], simph
         ("subprocess `adb exec-out screencap -p` + decode", shots[3]),
         ("adbutils AdbDevice.screenshot() + load", shots[4]),
         *([("changing screen: screenshot, auto path", changed[0]),
-           ("changing screen: subprocess exec-out + decode", changed[1])] if changed else []),
+           ("changing screen: subprocess exec-out + decode", changed[1]),
+           ("changing screen: screenshot, PNG path", changed[2]),
+           ("changing screen: screenshot, raw path", changed[3])] if changed else []),
         ("screenshot bytes only, exec:screencap -p", raw_bytes[0]),
         ("screenshot bytes only, subprocess exec-out", raw_bytes[1]),
         ("tap, AndroidEnv.execute(click)", taps[0]),

@@ -95,8 +95,9 @@ def _keep_pillow_blocks(blocks: int = 16) -> None:
         return
     from PIL import Image
 
-    if Image.core.get_blocks_max() < blocks:
-        Image.core.set_blocks_max(blocks)
+    core: Any = Image.core  # type: ignore[attr-defined]  # Pillow's C module: no stubs for it
+    if core.get_blocks_max() < blocks:
+        core.set_blocks_max(blocks)
 
 
 def wheel_clicks(pixels: float, pixels_per_click: float = 100.0, max_clicks: int = 50) -> int:
@@ -217,10 +218,11 @@ class DesktopEnv(Env):
         shot = self._grab()
         settled, settle_s = True, 0.0
         if self.settle and self._acted_at is not None:
-            # settle_s is the polling after this first grab; the grab itself is the capture
-            t1 = time.perf_counter()
-            shot, settled = self._settle(shot, self._acted_at)
-            settle_s = time.perf_counter() - t1
+            # The grab whose pixels are returned (the last one) is the capture; the grabs before it
+            # (the first comes while the app still repaints after the action) are the settle wait.
+            grab_s = time.perf_counter() - t0
+            shot, settled, last_grab_s = self._settle(shot, self._acted_at, grab_s)
+            settle_s = max(0.0, time.perf_counter() - t0 - last_grab_s)
         self._acted_at = None
         previous, self._last_raw = self._last_raw, shot.raw
         # a memcmp of the raw captures (about 1 ms at 1080p): the loop's stall rule reads it
@@ -238,18 +240,21 @@ class DesktopEnv(Env):
             meta[CHANGED_KEY] = changed
         return Screenshot(image=image, screen=screen, meta=meta)
 
-    def _settle(self, shot: Any, acted_at: float) -> tuple[Any, bool]:
+    def _settle(self, shot: Any, acted_at: float, grab_s: float) -> tuple[Any, bool, float]:
         # Wait until the pixels stayed the same for settle_quiet seconds after the action.
         # The mouse cursor is not captured, so pointer moves do not count as changes.
+        # Returns (the last capture, settled, how long that capture's grab took).
         last_change = acted_at
         while True:
             now = time.perf_counter()
             if now - last_change >= self.settle_quiet:
-                return shot, True
+                return shot, True, grab_s
             if now - acted_at >= self.settle_timeout:
-                return shot, False
+                return shot, False, grab_s
             time.sleep(min(self.settle_poll, max(0.0, self.settle_quiet - (now - last_change))))
+            t = time.perf_counter()
             newer = self._grab()
+            grab_s = time.perf_counter() - t
             if newer.raw != shot.raw:
                 last_change = time.perf_counter()
             shot = newer
@@ -348,7 +353,7 @@ class DesktopEnv(Env):
         display, fake_input = getattr(backend, "_display", None), getattr(backend, "fake_input", None)
         if display is None or fake_input is None:
             return False
-        from Xlib import X
+        from Xlib import X  # type: ignore[import-untyped]
 
         code = _X_BUTTONS[button]
         if coordinate is not None:

@@ -529,8 +529,9 @@ class AndroidEnv(Env):
         img = self._capture(path)
         if self._new_frame:
             self.new_frame_timings[path] = time.perf_counter() - t
-            if len(self.new_frame_timings) == 2:
-                self.capture_path = min(self.new_frame_timings, key=self.new_frame_timings.__getitem__)  # type: ignore[assignment]
+            t_png, t_raw = self.new_frame_timings.get("png"), self.new_frame_timings.get("raw")
+            if t_png is not None and t_raw is not None:
+                self.capture_path = "png" if t_png <= t_raw else "raw"
         return img, path
 
     def geometry(self, refresh: bool = False) -> tuple[int, int, int]:

@@ -32,7 +32,7 @@ from guiagent.agent.trajectory import (
     package_versions,
     ran,
 )
-from guiagent.envs.base import ActionError, EnvError
+from guiagent.envs.base import CHANGED_KEY, SEQ_KEY, ActionError, EnvError
 from guiagent.model.base import HistoryItem, ImagePart, ModelError, ParseError, RequestContext, parse_policy
 from guiagent.model.image import PixelBudget
 from guiagent.model.redact import redact
@@ -69,6 +69,21 @@ class Settle:
 def same_screen(a: Image, b: Image) -> bool:
     """Exact pixel equality, computed in C (about 3 ms at 1080p)."""
     return a.size == b.size and a.mode == b.mode and ImageChops.difference(a, b).getbbox() is None
+
+
+def screen_unchanged(before: Screenshot, after: Screenshot) -> bool:
+    """Whether `after` shows the same pixels as `before`.
+
+    When the env numbered its observations and `after` directly follows `before`, its own
+    answer (``meta[CHANGED_KEY]``, from comparing its raw captures) is used; otherwise the
+    images are compared.
+    """
+    if after is before:
+        return True
+    seq_a, seq_b, changed = before.meta.get(SEQ_KEY), after.meta.get(SEQ_KEY), after.meta.get(CHANGED_KEY)
+    if isinstance(seq_a, int) and isinstance(seq_b, int) and seq_b == seq_a + 1 and isinstance(changed, bool):
+        return not changed
+    return same_screen(before.image, after.image)
 
 
 class _Stop(Exception):
@@ -495,7 +510,7 @@ class Agent:
         """Feed a stall back once (appends to the feedback); the next stall is the returned stop."""
         if self.dry_run:
             return None  # nothing is executed, so an unchanged screen says nothing
-        unchanged = same_screen(before.image, after.image)
+        unchanged = screen_unchanged(before, after)
         state.still_steps = state.still_steps + 1 if unchanged else 0
         key = repr(actions)
         if acted and unchanged and key == state.last_key:
@@ -559,4 +574,4 @@ class _RunState:
 
 
 __all__ = ["CALLS", "MAX_PARSE_ERRORS", "SKIPPED", "STALL_REPEATS", "STALL_STEPS", "Agent", "Calls", "Result", "Settle",
-           "same_screen"]
+           "same_screen", "screen_unchanged"]

@@ -145,8 +145,15 @@ def run(n: int, adb: str, adb_port: int, serial: str, env: dict[str, str], simph
         # new screen, so the phone encodes again and nothing can be reused.
         auto.shell("am start -n com.android.settings/.Settings")
         flip = iter(range(10**9))
-        changed = changing_ms([auto.observe, sub_screenshot],
-                              lambda: auto.shell(f"settings put global wifi_on {next(flip) % 2}"), max(5, n // 2))
+        timed = [auto.observe, sub_screenshot, envs["png"].observe, envs["raw"].observe]
+
+        def change() -> None:
+            # Each timed call sees the switch the other way from its own previous call (its pixels
+            # changed), and a state the phone has never rendered (no capture cache can answer).
+            c = next(flip)
+            auto.shell(f"settings put global wifi_on {(c // len(timed)) % 2}; settings put global bench_seq {c}")
+
+        changed = changing_ms(timed, change, max(5, n // 2))
     rows = [
         ("screenshot, PNG path (exec:screencap -p)", shots[0]),
         ("screenshot, raw path (exec:screencap)", shots[1]),
@@ -154,7 +161,9 @@ def run(n: int, adb: str, adb_port: int, serial: str, env: dict[str, str], simph
         ("subprocess `adb exec-out screencap -p` + decode", shots[3]),
         ("adbutils AdbDevice.screenshot() + load", shots[4]),
         *([("changing screen: screenshot, auto path", changed[0]),
-           ("changing screen: subprocess exec-out + decode", changed[1])] if changed else []),
+           ("changing screen: subprocess exec-out + decode", changed[1]),
+           ("changing screen: screenshot, PNG path", changed[2]),
+           ("changing screen: screenshot, raw path", changed[3])] if changed else []),
         ("screenshot bytes only, exec:screencap -p", raw_bytes[0]),
         ("screenshot bytes only, subprocess exec-out", raw_bytes[1]),
         ("tap, AndroidEnv.execute(click)", taps[0]),

@@ -27,7 +27,9 @@ Screenshots: ``exec:screencap -p`` (PNG) or ``exec:screencap`` (raw RGBA + heade
 bytes equal to the previous capture's are not decoded again (an unchanged screen).
 With ``screenshot="auto"`` the first observation captures both ways twice (the first
 round warms up) and keeps the faster: raw tends to win on a phone over USB (no PNG
-encoding on the device), PNG over slow links and on the simphone (its PNG is cached).
+encoding on the device), PNG over slow links and on an unchanged simphone screen (its PNG
+is cached). Later observations time each path on new frames (the screen after an action)
+and switch to the faster, trying the other path again every `REPROBE_EVERY` observations.
 A device that drops off is reconnected (``adb disconnect``/``connect`` for host:port
 serials) with bounded retries; then the run ends with EnvError(reason="device_lost").
 """
@@ -72,6 +74,7 @@ _RAW_FORMATS = {1: (4, "RGBX"), 2: (4, "RGBX"), 3: (3, "RGB"), 5: (4, "BGRX")}
 _SERIAL_HOST_PORT = re.compile(r"^[\w.-]+:\d{1,5}$")
 
 CapturePath = Literal["auto", "png", "raw"]
+REPROBE_EVERY = 16  # auto mode times the path it does not use again every this many observations
 
 
 # ------------------------------------------------------------------ command lines
@@ -239,6 +242,7 @@ class AndroidEnv(Env):
         self.adb_host = adb_host
         self.adb_port = int(adb_port or os.environ.get("ANDROID_ADB_SERVER_PORT") or 5037)
         self.capture_path: CapturePath = screenshot
+        self._auto = screenshot == "auto"
         self.swipe_ms = swipe_ms
         self.reconnect_tries = reconnect_tries
         self.reconnect_delay = reconnect_delay
@@ -250,11 +254,17 @@ class AndroidEnv(Env):
         self.features: set[str] = set()
         self.reconnects = 0
         self.capture_timings: dict[str, float] = {}
+        # auto mode: the latest time of each path for a capture of a new frame (bytes unlike that
+        # path's previous capture), which is what a step pays after an action
+        self.new_frame_timings: dict[str, float] = {}
+        self._last_bytes: dict[str, bytes] = {}
+        self._observations = 0
         self._geometry: tuple[int, int, int] | None = None  # width, height (display orientation), rotation
         self._geometry_at = 0.0
         self._last_image_size: tuple[int, int] | None = None
         self._apps: tuple[float, list[LauncherApp], list[str]] | None = None
         self._last_capture: tuple[str, bytes, Image] | None = None
+        self._new_frame = False  # whether the last capture's bytes differed from its path's previous ones
         if connect:
             # Open the device now, so a missing or unauthorized one is reported when the env
             # is made (one line, before any model work) rather than at the first step.
@@ -463,6 +473,8 @@ class AndroidEnv(Env):
         last: Exception | None = None
         for attempt in range(3):
             data = self._service("exec:screencap -p" if path == "png" else "exec:screencap", replay_safe=True)
+            self._new_frame = self._last_bytes.get(path) != data
+            self._last_bytes[path] = data
             prev = self._last_capture
             if prev is not None and prev[0] == path and prev[1] == data:
                 # The same bytes as last time: the screen has not changed (settle polls end
@@ -480,7 +492,8 @@ class AndroidEnv(Env):
 
     def _screenshot(self) -> tuple[Image, str]:
         if self.capture_path != "auto":
-            return self._capture(self.capture_path), self.capture_path
+            return self._learned(self.capture_path) if self._auto else (self._capture(self.capture_path),
+                                                                          self.capture_path)
         # First observation: capture both ways once to warm up (the first capture of a
         # screen can include rendering), then time one more of each and keep the faster.
         shot: tuple[Image, str] | None = None
@@ -500,6 +513,30 @@ class AndroidEnv(Env):
             raise EnvError(f"screencap fails on {self.serial} with both PNG and raw output", reason="env_error")
         self.capture_path = cast(CapturePath, min(self.capture_timings, key=self.capture_timings.__getitem__))
         return shot
+
+    def _learned(self, current: str) -> tuple[Image, str]:
+        """Auto mode after the first observation: keep the path that is faster on new frames.
+
+        The first choice was timed on one unchanged screen, where a phone may answer from a cache
+        (the simphone keeps its last PNG); a step after an action usually sees a new frame, whose
+        cost can rank the paths the other way. So a path without a new-frame time is tried on the
+        next observations, the other one again every `REPROBE_EVERY`, and the faster is kept.
+        """
+        self._observations += 1
+        other = "raw" if current == "png" else "png"
+        usable = self.capture_timings.get(other) != float("inf")
+        path = current
+        if usable and current in self.new_frame_timings and (
+                other not in self.new_frame_timings or self._observations % REPROBE_EVERY == 0):
+            path = other
+        t = time.perf_counter()
+        img = self._capture(path)
+        if self._new_frame:
+            self.new_frame_timings[path] = time.perf_counter() - t
+            t_png, t_raw = self.new_frame_timings.get("png"), self.new_frame_timings.get("raw")
+            if t_png is not None and t_raw is not None:
+                self.capture_path = "png" if t_png <= t_raw else "raw"
+        return img, path
 
     def geometry(self, refresh: bool = False) -> tuple[int, int, int]:
         """(width, height, rotation) of the display in input coordinates."""

@@ -9,6 +9,14 @@ if TYPE_CHECKING:
     from guiagent.tools.frame import Screenshot
 
 
+# Optional Screenshot.meta keys an env may set on each observation: SEQ_KEY, its number (1, 2, …
+# per env); CHANGED_KEY, whether its pixels differ from the observation numbered one less. The
+# agent loop's stall rule reads CHANGED_KEY when the two observations it compares are
+# consecutive, instead of comparing the images itself (the env compared its raw captures).
+SEQ_KEY = "seq"
+CHANGED_KEY = "changed"
+
+
 class EnvError(Exception):
     """An env failure that ends the run (device lost, display gone); `reason` names the ending."""
 

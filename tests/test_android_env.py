@@ -48,6 +48,22 @@ def test_observe_reports_physical_pixels(android_env):
     assert set(android_env.capture_timings) == {"png", "raw"}
 
 
+def test_auto_mode_keeps_the_path_that_is_faster_on_new_frames(phone):
+    # The first choice is timed on one unchanged screen (the simphone answers it from its PNG
+    # cache); after actions the screen is new each time, and that cost decides.
+    env = AndroidEnv(phone.serial, adb_port=phone.server.port)
+    first = env.observe()
+    env.shell("am start -n com.android.settings/.Settings")
+    paths = []
+    for i in range(4):
+        env.shell(f"settings put global wifi_on {i % 2}")
+        paths.append(env.observe().meta["capture"])
+    assert set(env.new_frame_timings) == {"png", "raw"}
+    assert set(paths) == {"png", "raw"}  # the path it did not use was tried on a new frame
+    assert env.capture_path == min(env.new_frame_timings, key=env.new_frame_timings.__getitem__)
+    assert first.meta["capture"] in ("png", "raw")
+
+
 def test_png_and_raw_paths_give_the_same_pixels(phone):
     shots = [AndroidEnv(phone.serial, adb_port=phone.server.port, screenshot=p).observe() for p in ("png", "raw")]
     assert shots[0].image.tobytes() == shots[1].image.tobytes()

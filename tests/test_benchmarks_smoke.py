@@ -24,8 +24,13 @@ def test_gpu_step_tiny_runs_on_the_cpu():
 
 def test_step_overhead_runs_on_its_own_xvfb():
     needs_xvfb()
-    out = bench("benchmarks/step_overhead.py", "--steps", "5")
-    assert "overhead (wall-infer-settle)" in out and "PNG compress_level=1" in out
+    out = bench("benchmarks/step_overhead.py", "--steps", "5", "--peer-delay-steps", "1")
+    assert "overhead (wall - infer - settle)" in out and "PNG compress_level=1" in out
+    # like for like both ways, what a backend pays, and the peers' methods, all in the same run
+    for line in ("no waits: ours", "with waits: ours", "resize + PNG + base64 (openai:)",
+                 "demo, delay 2.0 s as shipped: total", "demo, delay 0: total", "pyautogui defaults: total",
+                 "real loop overhead, recording off / on"):
+        assert line in out, line
 
 
 def test_offline_throughput_tiny_runs_on_the_cpu():

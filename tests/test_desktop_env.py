@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from guiagent.envs import make_env
-from guiagent.envs.base import ActionError, EnvError
+from guiagent.envs.base import CHANGED_KEY, SEQ_KEY, ActionError, EnvError
 from guiagent.envs.desktop import DesktopEnv, wheel_clicks
 from guiagent.model.image import PixelBudget
 from guiagent.tools.actions import (
@@ -95,6 +95,49 @@ def test_settle_waits_only_after_an_action(xvfb, tk_app):
     e.execute(MouseMove(coordinate=(100, 100)))
     after = e.observe()
     assert after.meta["settled"] and after.meta["settle_s"] > 0
+    e.close()
+
+
+def test_observations_are_numbered_and_say_whether_their_pixels_changed(env, tk_app):
+    # the loop's stall rule reads `changed` instead of comparing two images itself
+    first = env.observe()
+    assert CHANGED_KEY not in first.meta  # nothing to compare with yet
+    same = env.observe()
+    assert same.meta[SEQ_KEY] == first.meta[SEQ_KEY] + 1 and same.meta[CHANGED_KEY] is False
+    tk_app.draw(300, 200, 1, 1, "#00ff00")
+    tk_app.sync()
+    drawn = env.observe()
+    assert drawn.meta[SEQ_KEY] == same.meta[SEQ_KEY] + 1 and drawn.meta[CHANGED_KEY] is True
+    assert drawn.image.getpixel((300, 200)) == (0, 255, 0)
+    again = env.observe()
+    assert again.meta[CHANGED_KEY] is False
+
+
+def test_settled_observation_compares_with_the_one_before_the_action(xvfb, tk_app):
+    e = DesktopEnv(settle=True, failsafe=False)
+    e.execute(MouseMove(coordinate=(100, 100)))
+    e.observe()  # settled after whatever the app did before
+    e.execute(MouseMove(coordinate=(100, 100)))  # nothing to repaint
+    before = e.observe()
+    assert before.meta["settled"] and before.meta[CHANGED_KEY] is False
+    tk_app.draw(10, 10, 2, 2, "#ff0000")
+    e.execute(MouseMove(coordinate=(120, 100)))
+    drawn = e.observe()
+    assert drawn.meta[CHANGED_KEY] is True and drawn.meta[SEQ_KEY] == before.meta[SEQ_KEY] + 1
+    e.close()
+
+
+def test_the_env_lets_pillow_reuse_freed_image_memory(xvfb, monkeypatch):
+    # a fresh 8 MB allocation per screenshot cost 8.5 ms of a 10.6 ms capture on a loaded machine
+    from PIL import Image
+
+    monkeypatch.delenv("PILLOW_BLOCKS_MAX", raising=False)
+    e = DesktopEnv(settle=False, failsafe=False)
+    assert Image.core.get_blocks_max() >= 16
+    before = Image.core.get_stats()["reused_blocks"]
+    for _ in range(3):
+        e.observe()
+    assert Image.core.get_stats()["reused_blocks"] > before
     e.close()
 
 

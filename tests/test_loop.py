@@ -183,3 +183,29 @@ def test_policy_deny_keys_add_to_the_built_in_chords():
     assert guard.check(Key(keys=["ctrl", "q"])).verdict == "deny"
     assert guard.check(Key(keys=["ctrl", "alt", "Delete"])).verdict == "deny"
     assert guard.check(Key(keys=["ctrl", "c"])).verdict == "allow"
+
+
+def test_stall_rule_takes_the_envs_word_only_for_consecutive_observations():
+    # An env that numbers its observations and compared its raw captures says whether the
+    # pixels changed; the loop must not build a difference image then, and must compare the
+    # images itself when the two are not consecutive or the env says nothing.
+    from guiagent.agent.loop import screen_unchanged
+    from guiagent.envs.base import CHANGED_KEY, SEQ_KEY
+    from guiagent.tools.frame import Screenshot
+    from PIL import Image
+
+    space = ScreenSpace(width=4, height=4, scale=1.0)
+    white, red = Image.new("RGB", (4, 4), "white"), Image.new("RGB", (4, 4), "red")
+
+    def shot(img: Image.Image, **meta: object) -> Screenshot:
+        return Screenshot(image=img, screen=space, meta=meta)
+
+    first = shot(white, **{SEQ_KEY: 1})
+    # consecutive: the env's answer is used, whatever the images (it saw pixels the image may not hold)
+    assert screen_unchanged(first, shot(red, **{SEQ_KEY: 2, CHANGED_KEY: False}))
+    assert not screen_unchanged(first, shot(white, **{SEQ_KEY: 2, CHANGED_KEY: True}))
+    # a gap (someone else observed in between) or no answer: the images are compared
+    assert screen_unchanged(first, shot(white.copy(), **{SEQ_KEY: 3, CHANGED_KEY: True}))
+    assert not screen_unchanged(first, shot(red, **{SEQ_KEY: 3, CHANGED_KEY: False}))
+    assert not screen_unchanged(shot(white), shot(red))
+    assert screen_unchanged(shot(white), shot(white.copy()))

@@ -144,7 +144,7 @@ def load_processor(path: str) -> Any:
     from transformers.processing_utils import ProcessorMixin
 
     try:
-        proc = AutoProcessor.from_pretrained(path)
+        proc = AutoProcessor.from_pretrained(path)  # type: ignore[no-untyped-call]  # unannotated in transformers
         if isinstance(proc, ProcessorMixin) and getattr(proc, "image_processor", None) is not None:
             return proc
         # AutoProcessor silently returns a bare tokenizer for unknown processor classes.
@@ -311,7 +311,7 @@ class HFModel(Model):
             raise ModelError(f"hf:{path}: {str(exc).strip().splitlines()[0]}") from None
         if multi_gpu:
             return processor, model, str(model.device)
-        return processor, model.to(device_name), device_name
+        return processor, model.to(device_name), device_name  # type: ignore[arg-type]  # transformers types .to as unbound
 
     def _adopt(self, processor: Any, model: Any, device: str, static_cache: bool | None,
                vision_attention: str) -> None:
@@ -380,7 +380,7 @@ class HFModel(Model):
         if self.model is None:
             return
         self._worker.shutdown(wait=True)
-        self.model = None  # type: ignore[assignment]
+        self.model = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 

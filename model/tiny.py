@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import Qwen2Tokenizer
 
 # Special tokens of Qwen2.5-VL, in id order (151643...). The two tool-call tags and the
 # FIM/repo tokens are added tokens that are NOT special (they survive
@@ -122,7 +125,7 @@ def _chat_template(family: str) -> str:
     return CHAT_TEMPLATE
 
 
-def build_tokenizer(family: str = "qwen2.5-vl"):
+def build_tokenizer(family: str = "qwen2.5-vl") -> Qwen2Tokenizer:
     """A Qwen2Tokenizer with a self-trained byte-level BPE and all Qwen added tokens."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
@@ -134,8 +137,9 @@ def build_tokenizer(family: str = "qwen2.5-vl"):
     bpe.train_from_iterator(_corpus(), trainer)
     spec = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in spec["merges"]]
-    tok = Qwen2Tokenizer(vocab=spec["vocab"], merges=merges, unk_token=None, bos_token=None, eos_token=None,
-                         pad_token=None, errors="replace")
+    # Qwen2Tokenizer is typed to take merges as strings and special tokens as str; it takes pairs and None.
+    tok = Qwen2Tokenizer(vocab=spec["vocab"], merges=merges, unk_token=None, bos_token=None, eos_token=None,  # type: ignore[arg-type]
+                         pad_token=None, errors="replace")  # type: ignore[arg-type]
     # Added in Qwen's id order, right after the BPE vocabulary, like the real tokenizer.
     tok.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
     tok.add_tokens(NON_SPECIAL_ADDED)  # special=False, as in the real tokenizer
@@ -178,8 +182,9 @@ def hub_generation_config(ids: dict[str, int]) -> Any:
     from transformers import GenerationConfig
 
     pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
-    return GenerationConfig(bos_token_id=pad, pad_token_id=pad, eos_token_id=[eos, pad], repetition_penalty=1.05,
-                            do_sample=True, temperature=0.1, top_k=1, top_p=0.001)
+    return GenerationConfig(  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
+        bos_token_id=pad, pad_token_id=pad, eos_token_id=[eos, pad], repetition_penalty=1.05,
+        do_sample=True, temperature=0.1, top_k=1, top_p=0.001)
 
 
 def build(directory: str | Path, *, seed: int = 0, family: str = "qwen2.5-vl") -> Path:
@@ -194,10 +199,10 @@ def build(directory: str | Path, *, seed: int = 0, family: str = "qwen2.5-vl") -
     pad, eos = ids["<|endoftext|>"], ids["<|im_end|>"]
     cfg = Qwen2_5_VLConfig(
         text_config=dict(TEXT_CONFIG, vocab_size=ids["vocab"], bos_token_id=pad, eos_token_id=eos, pad_token_id=pad),
-        vision_config=dict(VISION_CONFIG), tie_word_embeddings=True, initializer_range=0.2, **token_config(ids),
+        vision_config=dict(VISION_CONFIG), tie_word_embeddings=True, **token_config(ids),
     )
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
+    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()  # type: ignore[no-untyped-call]
     model.generation_config = hub_generation_config(ids)
     model.save_pretrained(out)
     return out

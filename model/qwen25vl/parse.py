@@ -169,7 +169,7 @@ def _loads(raw: str) -> Any:
     return None
 
 
-def _to_call(obj: dict, space: ActionSpace, allowed: list[str], aliases: dict[str, str],
+def _to_call(obj: dict[str, Any], space: ActionSpace, allowed: list[str], aliases: dict[str, str],
              offered: list[str]) -> ParsedCall:
     name = obj.get("name", space)
     args = obj.get("arguments", obj.get("parameters", None))
@@ -200,8 +200,8 @@ def _canonical(name: str, space: ActionSpace, allowed: list[str], aliases: dict[
     return name if name in allowed and name in ACTIONS[space] else None
 
 
-def _coerce(args: dict, space: ActionSpace, allowed: list[str], aliases: dict[str, str],
-            offered: list[str]) -> dict:
+def _coerce(args: dict[str, Any], space: ActionSpace, allowed: list[str], aliases: dict[str, str],
+            offered: list[str]) -> dict[str, Any]:
     raw_action = args.get("action")
     if not isinstance(raw_action, str):
         raise ParseError(f'The arguments need an "action"; one of {", ".join(allowed)}.')
@@ -277,7 +277,7 @@ def _point(key: str, value: Any) -> tuple[float, float]:
     raise ParseError(f'"{key}" must be [x, y], got {json.dumps(value)[:40]}.')
 
 
-def _validate(args: dict, space: ActionSpace):
+def _validate(args: dict[str, Any], space: ActionSpace) -> Action:
     try:
         return action_from_dict(space, args)
     except ValidationError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guiagent.model.messages import HistoryItem, ImagePart, Message, TextPart, parse_policy
 from guiagent.model.qwen25vl.template import (
@@ -19,10 +19,11 @@ from guiagent.model.qwen25vl.template import (
 from guiagent.tools import definitions
 
 if TYPE_CHECKING:
+    import jinja2
     from guiagent.tools.actions import ActionSpace
 
 
-def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict:
+def tool_function(space: ActionSpace, model_size: tuple[int, int], *, answer: bool = False) -> dict[str, Any]:
     """The tool as qwen-agent 0.0.15 exposes it (`name_for_human` ... `args_format`)."""
     fn = definitions.function_for(space, *model_size, answer=answer)
     return {
@@ -122,7 +123,7 @@ def assemble_messages(
 
 
 @functools.cache
-def _template():
+def _template() -> jinja2.Template:
     import jinja2.sandbox
 
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
@@ -136,4 +137,5 @@ def render(messages: list[Message], *, add_generation_prompt: bool = True) -> st
                                      for p in m.content]}
         for m in messages
     ]
-    return _template().render(messages=plain, add_generation_prompt=add_generation_prompt)
+    text: str = _template().render(messages=plain, add_generation_prompt=add_generation_prompt)
+    return text

@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.step_overhead import replies, start_app  # noqa: E402
 from guiagent.envs.xvfb import start_xvfb, xvfb_available  # noqa: E402
+
+from benchmarks.step_overhead import replies, start_app  # noqa: E402
 
 GOAL_MB = 200.0
 WARMUP = 10

@@ -163,7 +163,7 @@ class Agent:
             instruction=instruction, env=self.env_spec, env_info=_describe(self.env), model=self.model_spec,
             dialect=self.model.dialect.name, space=space, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels,
             history=self.history_policy, max_steps=self.max_steps, dry_run=self.dry_run, calls=self.calls,
-            versions=package_versions(),
+            answer=self.answer, versions=package_versions(),
         )
         try:
             recorder = Recorder(self.out_dir, meta) if self.out_dir else None
@@ -251,7 +251,8 @@ class Agent:
         completion = self._infer(state, messages, frame, step)
         calls = self._parse(state, completion, step)
         if recorder is not None:
-            recorder.check()  # the previous step is on disk before anything more is done
+            # the previous step is on disk before anything more is done; a disk slower than the loop shows here
+            step.durations["record_wait"] = recorder.check()
         acted = self._act_on(state, calls, frame, step)
         next_shot = self._settle_after(state, shot, acted, step)
         stall = self._stall_after(state, shot, next_shot, acted, step)
@@ -269,9 +270,10 @@ class Agent:
             state.instruction, self.env.space, part, state.history, policy=self.history_policy,
             feedback=state.feedback, answer=self.answer,
         )
+        # what is new at this step; the whole prompt is rebuilt from the record by agent.prompts.step_messages
         step.prompt = {
             "messages": len(messages), "images": sum(len(m.images()) for m in messages),
-            "user_text": messages[-1].text(), "feedback": list(state.feedback),
+            "new_calls": list(state.history[-1].calls) if state.history else [], "feedback": list(state.feedback),
         }
         state.feedback = []
         step.durations["prompt"] = time.perf_counter() - t
@@ -384,9 +386,12 @@ class Agent:
         """Add the step to the model's history and to the trajectory (written in the background)."""
         state.history.append(HistoryItem(calls=state.executed, reply=completion.text,
                                          image=part if self.history_policy != "text" else None))
+        keep = parse_policy(self.history_policy)
+        if len(state.history) > keep:  # images:K sends the last K screenshots: hold exactly those
+            state.history[-keep - 1].image = None
         step.ended_at = time.time()
         if recorder:
-            recorder.add_step(step, shot.image)
+            step.durations["record_wait"] = step.durations.get("record_wait", 0.0) + recorder.add_step(step, shot.image)
         else:
             traj.steps.append(step)
         for cb in self.callbacks:

@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guiagent.agent import prompts
 from guiagent.agent.progress import describe_action
 from guiagent.agent.trajectory import TRAJECTORY_FILE, Trajectory, TrajectoryError, load_trajectory
 from guiagent.tools.runfiles import RunFileError, RunFileMissing, UnsafeRunFile, read_run_image
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from guiagent.tools.frame import Frame
 
 REPORT_FILE = "report.html"
-PHASES = ("capture", "prompt", "infer", "parse", "execute", "settle")
+PHASES = ("capture", "prompt", "infer", "parse", "record_wait", "execute", "settle")
 THUMB_WIDTH = 240
 # WebP at method 2 encodes a 1080p screenshot in ~80 ms (method 4: ~280 ms) for a few % more bytes.
 IMAGE_QUALITY, THUMB_QUALITY, WEBP_METHOD = 85, 70, 2
@@ -311,7 +312,7 @@ def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[
 
     views: list[StepView] = []
     pointer: tuple[float, float] | None = None
-    for step, (img, why) in zip(traj.steps, loaded, strict=True):
+    for position, (step, (img, why)) in enumerate(zip(traj.steps, loaded, strict=True), 1):
         frame = step.frame
         if img is not None and frame is not None and (img[2], img[3]) != (frame.image_width, frame.image_height):
             # the image is not the one the frame describes: markers would lie, so map onto what is shown
@@ -345,7 +346,7 @@ def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[
                 executed=a.executed, error=a.error, tone=_tone(a),
             ) for i, a in enumerate(step.actions, 1)],
             raw_text=step.raw_text,
-            user_text=str(step.prompt.get("user_text", "")),
+            user_text=_user_text(traj, position),
             usage=step.usage.model_dump(),
             error=step.error,
             feedback=list(step.feedback),
@@ -354,6 +355,14 @@ def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[
             notes=notes,
         ))
     return views, sorted(missing_files)
+
+
+def _user_text(traj: Trajectory, position: int) -> str:
+    """The step's last user turn (rebuilt from the record for schema 2); empty when the record cannot rebuild it."""
+    try:
+        return prompts.user_text(traj, position)
+    except ValueError:
+        return ""
 
 
 def build_context(traj: Trajectory, traj_dir: Path) -> dict[str, Any]:

@@ -1,18 +1,26 @@
 """The trajectory format and its recorder.
 
-A run directory holds ``trajectory.json`` (versioned schema below) and
-``step_NNN.png`` screenshots. The recorder writes both after every step through a
-single background thread: PNG encoding (tens of ms at 1080p) stays off the loop's
-hot path, and the one thread keeps the order "screenshot, then the JSON that names
-it", so ``trajectory.json`` never points at a file that is not there. Every file is
-written to a unique temporary file in the folder and renamed, so a crash or Ctrl+C
-leaves either the previous or the new complete file, never a torn one. One run holds
-a folder at a time (agent/runlock.py); a write that fails stops the recording and,
-through `Recorder.check`, the run (status ``record_error``).
+A run directory holds ``trajectory.json`` (the run's metadata and ending, schema 2),
+``steps.jsonl`` (one `StepRecord` per line, in order) and ``step_NNN.png`` screenshots.
+Recording costs the same at step 1,000 as at step 1: each step appends one line, written
+once with a single ``write`` on an ``O_APPEND`` file and flushed, and ``trajectory.json``
+(a few KB) is replaced atomically only at the start and at the end. Writes run on one
+background thread, in the order "screenshot, then the line that names it", so no line
+points at a file that is not there; a line cut short by a crash has no newline and is
+not read. At most `QUEUE_STEPS` steps wait for the disk: past that `Recorder.add_step`
+blocks (backpressure, timed by the loop as ``record_wait``). One run holds a folder at a
+time (agent/runlock.py); a write that fails stops the recording and, through
+`Recorder.check`, the run (status ``record_error``). `load_trajectory` also reads schema 1
+(every step inside ``trajectory.json``).
+
+A step's ``prompt`` keeps what was new at that step (``new_calls``: the calls the history
+gained since the previous step, and ``feedback``); the whole prompt is rebuilt from the
+record by `guiagent.agent.prompts.step_messages`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -32,14 +40,15 @@ from guiagent.agent.runlock import RecordError, lock_run_folder
 from guiagent.model.base import Usage, parse_policy
 from guiagent.tools.actions import ActionSpace
 from guiagent.tools.frame import Frame, ScreenSpace
-from guiagent.tools.runfiles import RunFileError, RunFileMissing, read_run_text
+from guiagent.tools.runfiles import STEPS_FILE, TRAJECTORY_FILE, RunFileError, RunFileMissing, read_run_record
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-SCHEMA_VERSION = 1
-TRAJECTORY_FILE = "trajectory.json"
+SCHEMA_VERSION = 2
+READS = (1, 2)  # schema versions load_trajectory reads
+QUEUE_STEPS = 2  # steps that may wait for the disk before add_step blocks (each holds a screenshot)
 
 # How a run ended. "running" is only ever seen in files of a run that is still going or
 # was killed before it could write its ending.
@@ -125,12 +134,14 @@ class StepRecord(_Record):
     ended_at: Timestamp = 0.0
     screenshot: str | None = None
     frame: Frame | None = None
-    prompt: dict = Field(default_factory=dict, description="summary: messages, images, user text")
+    prompt: dict = Field(default_factory=dict, description="what was new in the prompt: messages, images, new_calls, "
+                                                           "feedback (schema 1: the whole user_text)")
     raw_text: str | None = None
     actions: list[ActionRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     model_timings: dict[str, Seconds] = Field(default_factory=dict)
-    durations: dict[str, Seconds] = Field(default_factory=dict, description="seconds: capture, prompt, infer, parse, execute, settle")
+    durations: dict[str, Seconds] = Field(default_factory=dict, description="seconds: capture, prompt, infer, parse, "
+                                                                            "record_wait, execute, settle")
     feedback: list[str] = Field(default_factory=list, description="messages fed back to the model at the next step")
     error: str | None = None
 
@@ -153,6 +164,7 @@ class RunMeta(_Record):
     dry_run: bool = False
     # files written before this field existed executed every call of a reply
     calls: Literal["first", "all"] = Field(default="all", description="which tool calls of a reply are executed")
+    answer: bool = Field(default=False, description="the tool offered the answer action (part of the prompt)")
     versions: dict[str, str] = Field(default_factory=dict)
     started_at: Timestamp = Field(default_factory=time.time)
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -199,26 +211,34 @@ def package_versions() -> dict[str, str]:
 
 
 def load_trajectory(path: str | Path) -> Trajectory:
-    """Read a run directory (or its trajectory.json). Raises `TrajectoryError` with a one-line message."""
+    """Read a run directory (or its trajectory.json), schema 1 or 2. Raises `TrajectoryError` with a one-line message."""
     path = Path(path)
-    file = path / TRAJECTORY_FILE if path.is_dir() else path
+    folder = path if path.is_dir() else path.parent
+    file = folder / TRAJECTORY_FILE
     try:
-        data = json.loads(read_run_text(file.parent, file.name))
-    except RunFileMissing:
+        data = read_run_record(folder)
+    except RunFileMissing as exc:
+        if not str(exc).startswith(str(file)):
+            raise TrajectoryError(str(exc)) from None
         raise TrajectoryError(f"{file}: not found; expected a run directory written by guiagent") from None
     except RunFileError as exc:
         raise TrajectoryError(str(exc)) from None
     except (ValueError, RecursionError) as exc:  # bad JSON, a 5000-digit integer, 100,000 nested lists
         raise TrajectoryError(f"{file}: unreadable ({type(exc).__name__}: {exc})") from None
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise TrajectoryError(f"{file}: schema_version {version!r} is not supported (this guiagent reads {SCHEMA_VERSION})")
+    version = data.get("schema_version")
+    if version not in READS:
+        raise TrajectoryError(f"{file}: schema_version {version!r} is not supported "
+                              f"(this guiagent reads {', '.join(map(str, READS))})")
     try:
         return Trajectory.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise TrajectoryError(f"{file}: field {loc}: {err['msg']}") from None
+        where = file
+        if version == 2 and err["loc"] and err["loc"][0] == "steps" and len(err["loc"]) > 1:
+            where, loc = folder / STEPS_FILE, f"line {int(err['loc'][1]) + 1}: " + ".".join(str(p) for p in err["loc"][2:])
+            raise TrajectoryError(f"{where}: {loc}: {err['msg']}") from None
+        raise TrajectoryError(f"{where}: field {loc}: {err['msg']}") from None
 
 
 def ran(rec: ActionRecord) -> bool:
@@ -264,34 +284,43 @@ JSON_SLACK = 64 * 1024
 
 
 class Recorder:
-    """Writes a trajectory step by step, atomically, off the loop's hot path.
+    """Writes a trajectory step by step, off the loop's hot path, at a cost per step independent of the run's length.
 
     Opening takes the folder's run lock (`RunFolderInUse` when another run holds it) and
     writes the first trajectory.json at once, so a folder that takes no files fails before
     anything runs (`RecordError`). After the first failed write nothing more is written:
-    the folder keeps the last complete step (its screenshot, then the JSON naming it), the
-    failed step's files are removed, and `check()` raises the error so the loop stops before
-    its next action; `finish()` then writes the ending as ``record_error`` if it still can.
+    the folder keeps the last complete step (its screenshot, then the line naming it), the
+    failed step's files are removed (its partial line truncated away), and `check()` raises
+    the error so the loop stops before its next action; `finish()` then writes the ending
+    as ``record_error`` if it still can.
     """
 
     def __init__(self, out_dir: str | Path, meta: RunMeta) -> None:
         self.dir = Path(out_dir)
         self.traj = Trajectory(meta=meta)
         self.error: RecordError | None = None
-        self._recorded = 0  # steps named by the trajectory.json on disk
+        self._recorded = 0  # steps whose line is on disk
         self._run_lock = lock_run_folder(self.dir)
+        self._steps_fd: int | None = None
         try:
-            self._write_atomic(self.path, self._snapshot())
+            with contextlib.suppress(FileNotFoundError):  # a folder reused by a new run starts with no steps
+                os.unlink(self.steps_path)
+            self._write_atomic(self.path, self._head())
         except OSError as exc:
             self._run_lock.release()
             raise _record_error(self.path, exc) from None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(QUEUE_STEPS)
         self._pending: list[Future[None]] = []
 
     @property
     def path(self) -> Path:
         return self.dir / TRAJECTORY_FILE
+
+    @property
+    def steps_path(self) -> Path:
+        return self.dir / STEPS_FILE
 
     def preflight(self, image_size: tuple[int, int]) -> None:
         """Before step 1: raise `RecordError` unless the folder has room for a few steps of this screen size."""
@@ -307,20 +336,34 @@ class Recorder:
                                             f"({free / 2**20:.1f} MiB free, {PREFLIGHT_STEPS} steps of a {w}x{h} "
                                             f"screen need about {need / 2**20:.1f} MiB)")
 
-    def add_step(self, step: StepRecord, screenshot: Image | None) -> None:
-        """Record a finished step; the PNG and the JSON are written in the background, in that order."""
+    def add_step(self, step: StepRecord, screenshot: Image | None) -> float:
+        """Record a finished step; the PNG and the line are written in the background, in that order.
+
+        Blocks while `QUEUE_STEPS` steps already wait for the disk; returns the seconds it waited.
+        """
         if screenshot is not None:
             step.screenshot = f"step_{step.index:03d}.png"
+        t = time.perf_counter()
+        self._slots.acquire()
+        waited = time.perf_counter() - t
+        line = step.model_dump_json() + "\n"  # one step, not the run: the same cost at step 1 and step 1,000
         with self._lock:
             self.traj.steps.append(step)
             count = len(self.traj.steps)
-        self._submit(self._write_step, step.screenshot, screenshot, self._snapshot(), count)
+        try:
+            self._submit(self._write_step, step.screenshot, screenshot, line, count)
+        except BaseException:
+            self._slots.release()
+            raise
+        return waited
 
-    def check(self) -> None:
-        """Wait until every step so far is on disk; raises the `RecordError` of a failed write."""
+    def check(self) -> float:
+        """Wait until every step so far is on disk; the seconds waited. Raises the `RecordError` of a failed write."""
+        t = time.perf_counter()
         self.flush()
         if self.error is not None:
             raise self.error
+        return time.perf_counter() - t
 
     def finish(self, status: Status, reason: str | None = None, answer: str | None = None) -> Trajectory:
         """Write the ending, wait until everything is on disk and give the folder up.
@@ -337,7 +380,7 @@ class Recorder:
                 self.traj.status, self.traj.reason, self.traj.answer = status, reason, answer
                 self.traj.ended_at = time.time()
             try:
-                self._write_atomic(self.path, self._snapshot())
+                self._write_atomic(self.path, self._head())
             except OSError as exc:
                 if self.error is None:  # the ending is the first write that failed; the steps are all on disk
                     self.error = _record_error(self.path, exc)
@@ -345,6 +388,9 @@ class Recorder:
                         self.traj.status, self.traj.reason, self.traj.answer = "record_error", str(self.error), None
         finally:
             self._pool.shutdown(wait=True)
+            if self._steps_fd is not None:
+                os.close(self._steps_fd)
+                self._steps_fd = None
             self._run_lock.release()
         return self.traj
 
@@ -353,35 +399,62 @@ class Recorder:
             f.result()
         self._pending.clear()
 
-    def _snapshot(self) -> str:
-        return self.traj.model_dump_json(indent=1)
+    def _head(self) -> str:
+        """trajectory.json: the run without its steps (those are in steps.jsonl), a few KB."""
+        return self.traj.model_dump_json(indent=1, exclude={"steps"})
 
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         self._pending = [f for f in self._pending if not f.done()]
         self._pending.append(self._pool.submit(fn, *args))
 
-    def _write_step(self, name: str | None, image: Image | None, text: str, count: int) -> None:
+    def _write_step(self, name: str | None, image: Image | None, line: str, count: int) -> None:
+        try:
+            self._write_step_files(name, image, line, count)
+        finally:
+            self._slots.release()
+
+    def _write_step_files(self, name: str | None, image: Image | None, line: str, count: int) -> None:
         if self.error is not None:
             return  # the folder stays as it was after its last complete step
         png = self.dir / name if name and image is not None else None
-        target = png or self.path
+        target = png or self.steps_path
         try:
             if png is not None and image is not None:
                 shot: Image = image
-                # no fsync: the JSON's fsync below orders nothing for this file, but a PNG lost to a power cut
+                # no fsync: the line's fsync below orders nothing for this file, but a PNG lost to a power cut
                 # costs one picture, and the sync would double the time the next step waits for it
                 self._write_atomic(png, lambda fh: shot.save(fh, format="PNG", compress_level=1), sync=False)
-            target = self.path
-            self._write_atomic(self.path, text)
+            target = self.steps_path
+            self._append(line.encode("utf-8"))
         except Exception as exc:  # noqa: BLE001 - whatever stops a write stops the recording
             self.error = _record_error(target, exc)
-            if png is not None:  # not named by the JSON on disk; removing it also frees room for the ending
+            if png is not None:  # not named by a line on disk; removing it also frees room for the ending
                 try:
                     png.unlink()
                 except OSError:
                     pass
             return
         self._recorded = count
+
+    def _append(self, data: bytes) -> None:
+        """One line at the end of steps.jsonl, written whole or not at all (a short write is truncated away)."""
+        if self._steps_fd is None:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            self._steps_fd = os.open(self.steps_path, flags, 0o666)
+        fd = self._steps_fd
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except BaseException:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass  # a reader skips the torn line: it has no newline
+            raise
 
     def _write_atomic(self, path: Path, data: str | Callable[[BinaryIO], None], *, sync: bool = True) -> None:
         """Write through a unique temp file in the folder, fsync (`sync`), rename: the file is whole or absent.

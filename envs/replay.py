@@ -8,18 +8,18 @@ last screenshot is served again.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 from guiagent.envs.base import Env, EnvError
 from guiagent.tools.actions import Action, action_to_dict
 from guiagent.tools.frame import Screenshot, ScreenSpace
 from guiagent.tools.runfiles import (
+    TRAJECTORY_FILE,
     RunFileError,
     RunFileMissing,
     check_run_image,
     read_run_image,
-    read_run_text,
+    read_run_record,
 )
 
 
@@ -32,9 +32,9 @@ class ReplayEnv(Env):
         # Reads only what it serves, so envs/ does not depend on agent/'s trajectory schema. The run
         # folder may come from someone else: every file it names is checked by tools.runfiles.
         self.dir = Path(traj_dir)
-        file = self.dir / "trajectory.json"
+        file = self.dir / TRAJECTORY_FILE
         try:
-            data = json.loads(read_run_text(self.dir, "trajectory.json"))
+            data = read_run_record(self.dir)
             space = data["meta"]["space"]
             if space not in ("computer_use", "mobile_use"):
                 raise ValueError(f"meta.space {space!r} is not computer_use or mobile_use")

@@ -3,7 +3,7 @@
 A run folder (``--out``) holds ``args.json`` (how the run was started) and one folder
 per task instance, ``<domain>/<task id>/``, with:
 
-- ``trajectory.json`` + ``step_NNN.png``: our trajectory, written by the agent loop;
+- ``trajectory.json`` + ``steps.jsonl`` + ``step_NNN.png``: our trajectory, written by the agent loop;
 - ``result.json``: our record (status scored/skipped/error/invalid/interrupted, score,
   agent ending, steps, latency, tokens, evaluator detail);
 - OSWorld's layout, derived from the trajectory after the run: ``result.txt``

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from guiagent.model.base import Completion, Dialect, Message, Model, ModelError, RequestContext
-from guiagent.tools.runfiles import RunFileError, RunFileMissing, read_run_text
+from guiagent.model.base import Completion, Dialect, ImagePart, Message, Model, ModelError, RequestContext
+from guiagent.tools.runfiles import TRAJECTORY_FILE, RunFileError, RunFileMissing, read_run_record
 from pydantic import ValidationError
 
 
@@ -28,6 +28,8 @@ class ScriptedModel(Model):
         self.replies = list(replies)
         self.source = source
         self.calls = 0
+        # what each request said, for tests and debugging: its text and image sizes, never its pixels
+        # (a 4K screenshot per step would grow without bound over a long run)
         self.requests: list[list[Message]] = []
 
     @classmethod
@@ -56,7 +58,7 @@ class ScriptedModel(Model):
         return cls(replies, source=str(path), dialect=dialect)
 
     def generate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
-        self.requests.append(messages)
+        self.requests.append([_without_pixels(m) for m in messages])
         if self.calls >= len(self.replies):
             raise ModelError(f"{self.source}: the script has only {len(self.replies)} replies")
         reply = self.replies[self.calls]
@@ -74,9 +76,9 @@ class ReplayModel(ScriptedModel):
         """The run's replies, parsed in the dialect the run recorded (`dialect` overrides it)."""
         # Reads only the raw replies, so model/ does not depend on agent/'s trajectory schema.
         # The folder may come from someone else: tools.runfiles refuses a symlinked or FIFO trajectory.json.
-        file = Path(path) / "trajectory.json"
+        file = Path(path) / TRAJECTORY_FILE
         try:
-            data = json.loads(read_run_text(path, "trajectory.json"))
+            data = read_run_record(path)
             steps = data["steps"]
             recorded = (data.get("meta") or {}).get("dialect")
             if recorded is not None and not isinstance(recorded, str):
@@ -94,3 +96,11 @@ class ReplayModel(ScriptedModel):
             return cls(replies, source=str(path), dialect=dialect or recorded)
         except ValueError as exc:
             raise ValueError(f"{file}: meta.dialect: {exc}") from None
+
+
+def _without_pixels(message: Message) -> Message:
+    """`message` with each screenshot replaced by an image part of the same size and no pixels."""
+    if not message.images():
+        return message
+    content = [ImagePart(image=None, size=p.size) if isinstance(p, ImagePart) else p for p in message.content]
+    return message.model_copy(update={"content": content})

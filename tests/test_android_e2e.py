@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from guiagent.agent.trajectory import load_trajectory
 from guiagent.envs.simphone.server import SimPhone
 from guiagent.model.image import PixelBudget
 from guiagent.tools.frame import Frame, ScreenSpace
@@ -73,7 +74,7 @@ def test_guiagent_run_on_the_simulated_phone(phone, tmp_path):
     assert phone.shell("settings get global wifi_on") == "1"
     rows = phone.shell("content query --uri content://com.simphone.notes/notes --where '_id=3' --projection text")
     assert rows == f"Row: 0 text={NOTE}"
-    traj = json.loads((out / "trajectory.json").read_text(encoding="utf-8"))
+    traj = load_trajectory(out).model_dump(mode="json")
     assert traj["status"] == "success" and len(traj["steps"]) == 8
     assert traj["meta"]["env_info"]["model"] == "SimPhone"
 
@@ -108,7 +109,7 @@ def test_a_phone_lost_mid_run_ends_the_run_cleanly_with_its_steps(adb_server, tm
     finally:
         sim.stop()
     assert result.status == "device_lost"
-    traj = json.loads((tmp_path / "run" / "trajectory.json").read_text(encoding="utf-8"))
+    traj = load_trajectory(tmp_path / "run").model_dump(mode="json")
     assert traj["status"] == "device_lost" and "was lost" in traj["reason"]
     assert len(traj["steps"]) >= 1 and traj["steps"][0]["actions"][0]["executed"] is True
 

@@ -36,3 +36,14 @@ def test_step_overhead_runs_on_its_own_xvfb():
 def test_offline_throughput_tiny_runs_on_the_cpu():
     out = bench("benchmarks/offline_throughput.py", "--tiny")
     assert "offline throughput: ScreenSpot, tiny checkpoint on the CPU" in out and "ratio 2 workers / 1:" in out
+
+
+def test_record_cost_prints_flat_per_step_cost():
+    out = bench("benchmarks/record_cost.py", "--lengths", "5,20", "--schema1-max", "20")
+    assert "ratio schema 2, 20 steps / 5 steps:" in out and "bytes per step, schema 2:" in out
+
+
+def test_memory_4k_tiny_runs_on_its_own_xvfb():
+    needs_xvfb()
+    out = bench("benchmarks/memory_4k.py", "--tiny")
+    assert "RSS growth after the warm-up:" in out and "record_wait" in out

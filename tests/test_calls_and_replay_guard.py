@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from guiagent.agent.prompts import user_text
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.model.image import PixelBudget
 
@@ -62,7 +63,7 @@ def test_a_reply_repeating_its_click_clicks_once(xvfb, tk_app, tmp_path, mode):
     why = "only the first tool call" if mode != "all" else "repeats the previous tool call"
     assert why in skipped.decision
     # the model is told that one click ran: its history at step 2 lists one step
-    assert traj.steps[1].prompt["user_text"].count('"action": "left_click"') == 1
+    assert user_text(traj, 2).count('"action": "left_click"') == 1
     assert f"[{skipped.decision}]" in p.stdout  # the progress line shows the skipped call
 
 
@@ -83,14 +84,13 @@ def test_replay_of_a_trajectory_claiming_a_denied_chord_presses_nothing(xvfb, tk
     p = run(xvfb, tmp_path, replies, "--dry-run")
     assert p.returncode == 0, p.stdout + p.stderr
     recorded = tmp_path / "out"
-    traj = json.loads((recorded / "trajectory.json").read_text())
-    assert [s["actions"][0]["decision"].split(":")[0] for s in traj["steps"][:4]] == ["dry-run", "deny", "deny",
-                                                                                    "dry-run"]
+    steps = [json.loads(line) for line in (recorded / "steps.jsonl").read_text().splitlines()]
+    assert [s["actions"][0]["decision"].split(":")[0] for s in steps[:4]] == ["dry-run", "deny", "deny", "dry-run"]
     # a shared trajectory is untrusted: make it claim every action ran
-    for s in traj["steps"]:
+    for s in steps:
         for a in s["actions"]:
             a["executed"], a["decision"] = True, "allow"
-    (recorded / "trajectory.json").write_text(json.dumps(traj))
+    (recorded / "steps.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
     policy = tmp_path / "policy.toml"
     policy.write_text('deny_keys = ["ctrl+q"]\n')
     tk_app.sync()

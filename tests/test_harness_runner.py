@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from guiagent.agent.trajectory import load_trajectory
 from guiagent.harness.results import collect
 
 from guiagent.cli.bench import main as bench
@@ -38,7 +39,7 @@ def _summary(out: Path) -> dict:
 def _check_osworld_layout(folder: Path, steps: int) -> None:
     """result.txt, traj.jsonl, step_N_<ts>.png (screen after step N), our trajectory.json."""
     assert (folder / "result.txt").read_text() == "1.0\n"
-    traj = json.loads((folder / "trajectory.json").read_text())
+    traj = load_trajectory(folder).model_dump(mode="json")
     assert len(traj["steps"]) == steps and traj["status"] in ("success", "failure")
     lines = [json.loads(x) for x in (folder / "traj.jsonl").read_text().splitlines()]
     assert [x["step_num"] for x in lines] == list(range(1, steps + 1))

@@ -74,10 +74,11 @@ def noisy(tmp_path_factory) -> Path:
 
 
 def consistent(out: Path, *extra: str) -> list[str]:
-    """The folder holds trajectory.json and exactly the screenshots it names, each a whole PNG; no temp file."""
+    """The folder holds trajectory.json, steps.jsonl and exactly the screenshots it names, each a whole PNG; no temp file."""
     traj = load_trajectory(out)
     names = [s.screenshot for s in traj.steps]
-    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "trajectory.json", *extra])
+    steps_file = ["steps.jsonl"] if traj.steps else []
+    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "trajectory.json", *steps_file, *extra])
     for name in names:
         with Image.open(out / name) as im:
             im.load()
@@ -133,7 +134,7 @@ class After(Callback):
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:
-                    if len(json.loads((self.out / "trajectory.json").read_text())["steps"]) == self.n:
+                    if len(load_trajectory(self.out).steps) == self.n:
                         break
                 except (OSError, ValueError):
                     pass

@@ -291,7 +291,7 @@ def test_killed_run_renders_and_says_it_is_incomplete(run: Run, tmp_path: Path) 
         deadline = time.monotonic() + 60  # a bound for a broken child, not a timing assertion
         while time.monotonic() < deadline:
             try:
-                if len(json.loads((out / "trajectory.json").read_text())["steps"]) >= 2:
+                if len(load_trajectory(out).steps) >= 2:
                     break
             except (OSError, ValueError):
                 pass

@@ -1,4 +1,4 @@
-"""Files a recorded run names (``trajectory.json``, ``step_NNN.png``), opened as untrusted input.
+"""Files a recorded run names (``trajectory.json``, ``steps.jsonl``, ``step_NNN.png``), opened as untrusted input.
 
 A trajectory someone sends you is not trusted: its screenshot names could be absolute
 paths, ``../`` paths or symlinks out of the run folder, FIFOs that block a reader for ever,
@@ -20,11 +20,12 @@ the one layer they share.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import warnings
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -36,6 +37,8 @@ MAX_IMAGE_PIXELS = 8192 * 8192
 MAX_IMAGE_SIDE = 32768
 # trajectory.json of a 10,000-step run is ~30 MB; anything far larger is not a trajectory.
 MAX_JSON_BYTES = 512 * 1024 * 1024
+TRAJECTORY_FILE = "trajectory.json"
+STEPS_FILE = "steps.jsonl"
 
 
 class RunFileError(ValueError):
@@ -162,3 +165,30 @@ def read_run_image(run_dir: str | Path, name: object) -> Image:
             raise
         except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
             raise RunFileError(f"{where}: not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def read_run_record(run_dir: str | Path) -> dict[str, Any]:
+    """The recorded run in `run_dir` as plain JSON data: ``trajectory.json`` with its ``steps`` list filled in.
+
+    Schema 1 keeps the steps inside ``trajectory.json``; schema 2 keeps the run's metadata and
+    ending there and appends one step per line to ``steps.jsonl``. A last line without its
+    newline is a step whose write was cut short (a crash, a full disk) and is not a step.
+    Raises `RunFileError` (unsafe, missing, too large) or ValueError (not JSON); the caller
+    validates the fields.
+    """
+    data = json.loads(read_run_text(run_dir, TRAJECTORY_FILE))
+    if not isinstance(data, dict) or data.get("schema_version") != 2:
+        return data if isinstance(data, dict) else {"schema_version": None}
+    try:
+        text = read_run_text(run_dir, STEPS_FILE)
+    except RunFileMissing:
+        text = ""  # a run killed between its two first writes
+    lines = text.split("\n")[:-1]  # the part after the last newline is a torn (or no) line
+    steps: list[Any] = []
+    for i, line in enumerate(lines, 1):
+        try:
+            steps.append(json.loads(line))
+        except ValueError as exc:
+            raise ValueError(f"{Path(run_dir) / STEPS_FILE}: line {i}: {exc}") from None
+    data["steps"] = steps
+    return data

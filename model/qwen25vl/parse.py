@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from guiagent.model.messages import ParsedCall, ParseError
-from guiagent.tools.actions import ACTIONS, ActionSpace, action_from_dict
+from guiagent.tools.actions import ACTIONS, Action, ActionSpace, action_from_dict
 from guiagent.tools.definitions import action_names, function_for
 from pydantic import ValidationError
 

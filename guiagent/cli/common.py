@@ -165,8 +165,24 @@ def run_folder(out: Path) -> Iterator[None]:
         lock = lock_run_folder(out)
     except (RunFolderInUse, RecordError) as exc:
         raise UsageError(str(exc)) from None
-    with lock:
-        yield
+    try:
+        with lock:
+            yield
+    except BaseException:
+        _remove_if_unused(out)  # a start that failed (bad model, no env) leaves no empty run folder behind
+        raise
+
+
+def _remove_if_unused(out: Path) -> None:
+    """Remove `out` when it holds nothing but its lock file: nothing was recorded there."""
+    from guiagent.agent.runlock import LOCK_FILE
+
+    with contextlib.suppress(OSError):
+        if {p.name for p in out.iterdir()} <= {LOCK_FILE}:
+            (out / LOCK_FILE).unlink(missing_ok=True)
+            out.rmdir()
+            if out.parent.name == "runs" and not any(out.parent.iterdir()):
+                out.parent.rmdir()  # the default runs/ folder, made for this run
 
 
 def fresh_dir(base: Path, prefix: str) -> Path:

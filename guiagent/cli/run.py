@@ -85,12 +85,13 @@ def _guard(args: argparse.Namespace) -> Guard:
 
 @contextlib.contextmanager
 def _model_and_env(args: argparse.Namespace) -> Iterator[tuple[Model, Env]]:
-    """Open the model, then the env (so a bad spec or script file is reported before an env starts); close both."""
-    model = open_model(args.model, args)
+    """Open the env, then the model: a missing display, adb or phone is reported in seconds, before a model
+    spends minutes loading; close both."""
+    env = open_env(args.env)
     try:
-        env = open_env(args.env)
+        model = open_model(args.model, args)
     except BaseException:
-        model.close()
+        env.close()
         raise
     try:
         yield model, env

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from guiagent.agent.callbacks import Callback
-from guiagent.agent.trajectory import Result, StepRecord
+from guiagent.agent.trajectory import Result, RunMeta, StepRecord
 
 
 def describe_action(action: dict | None) -> str:
@@ -40,6 +40,10 @@ class Progress(Callback):
     def __init__(self, mode: str = "lines", stream: TextIO | None = None) -> None:
         self.mode = mode
         self.stream = stream or sys.stdout
+        self.prefix = ""  # "dry run: " on every line of a dry run, so no line reads as an executed action
+
+    def on_run_start(self, meta: RunMeta) -> None:
+        self.prefix = "dry run: " if meta.dry_run else ""
 
     def on_step_end(self, step: StepRecord) -> None:
         if self.mode == "quiet":
@@ -51,7 +55,7 @@ class Progress(Callback):
         acts = [describe_action(a.screen_action or a.model_action) + ("" if a.decision in ("allow", "dry-run")
                 else f" [{a.decision}]") for a in step.actions]
         what = "; ".join(acts) if acts else f"error: {step.error}" if step.error else "no action"
-        self._emit(f"step {step.index:>3}  {what}  ({took:.2f}s)")
+        self._emit(f"{self.prefix}step {step.index:>3}  {what}  ({took:.2f}s)")
 
     def on_run_end(self, result: Result) -> None:
         if self.mode == "json":
@@ -62,7 +66,7 @@ class Progress(Callback):
         tail = f": {result.reason}" if result.reason else ""
         where = f"  trajectory: {result.out_dir}" if result.out_dir else ""
         answer = f"  answer: {result.answer}" if result.answer else ""
-        self._emit(f"{result.status} after {result.steps} step(s){tail}{answer}{where}")
+        self._emit(f"{self.prefix}{result.status} after {result.steps} step(s){tail}{answer}{where}")
 
     def _emit(self, line: str) -> None:
         print(line, file=self.stream, flush=True)

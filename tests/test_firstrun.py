@@ -105,3 +105,73 @@ def test_the_readme_and_ci_install_every_system_package():
     assert _apt_words((ROOT / "README.md").read_text()) == apt_packages()
     ci = (ROOT / ".ci" / "run").read_text()
     assert [w for w in _apt_words(ci) if not w.startswith("-")] == apt_packages()
+
+
+def test_models_lists_the_catalogue_and_what_is_in_the_cache(tmp_path):
+    cache = tmp_path / "hub"
+    repo = cache / "models--Qwen--Qwen2.5-VL-3B-Instruct"
+    sha = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(sha)
+    (repo / "snapshots" / sha).mkdir(parents=True)
+    (repo / "snapshots" / sha / "config.json").write_text("{}")
+    p, _ = _cli(["models"], tmp_path, HF_HUB_CACHE=str(cache))
+    assert p.returncode == 0, p.stderr
+    rows = {line.split()[0]: line.split() for line in p.stdout.splitlines()[1:] if line.startswith("Qwen/")}
+    assert set(rows) == {c.hub_id for c in CHECKPOINTS}
+    assert rows["Qwen/Qwen2.5-VL-3B-Instruct"][-1] == "yes"
+    assert {r[-1] for hub_id, r in rows.items() if hub_id != "Qwen/Qwen2.5-VL-3B-Instruct"} == {"no"}
+    assert rows[MODEL][1:4] == ["7B", "16.6", "GB"] and "3136-12845056" in rows[MODEL]
+    assert f"cache: {cache}" in p.stdout
+
+
+def test_doctor_checks_tkinter_with_the_interpreter_that_runs_guiagent():
+    from guiagent.envs.desktop import probe
+
+    (tk,) = [c for c in probe() if c.name == "tkinter"]
+    assert tk.status == "OK" and sys.executable in tk.detail
+
+
+def test_doctor_names_python3_tk_when_tkinter_cannot_import(tmp_path):
+    # a Python whose tkinter is absent: a path entry that shadows _tkinter with a failing module finder
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nclass _NoTk:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == '_tkinter':\n            raise ImportError('no _tkinter')\n        return None\n"
+        "sys.meta_path.insert(0, _NoTk())\n")
+    code = "from guiagent.envs.desktop import check_tkinter; r = check_tkinter(); print(r.status, '|', r.fix)"
+    p = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                       capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "WARN | sudo apt-get install python3-tk", p.stdout + p.stderr
+
+
+def test_dry_run_says_so_on_every_line(tmp_path, xvfb):
+    script = tmp_path / "replies.json"
+    def call(arguments: dict) -> str:
+        return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>"
+
+    script.write_text(json.dumps([call({"action": "left_click", "coordinate": [10, 10]}),
+                                  call({"action": "terminate", "status": "success"})]))
+    p, _ = _cli(["run", "hi", "--env", "desktop", "--model", f"scripted:{script}", "--dry-run", "--out", "o"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("dry run: ") for line in lines), p.stdout
+
+
+@pytest.mark.parametrize("spec", ["scripted:EMPTY", "openai:http://127.0.0.1:9/v1"])
+def test_an_empty_script_or_an_unreachable_server_is_a_configuration_error(tmp_path, xvfb, spec):
+    (tmp_path / "EMPTY").write_text("[]")
+    p, _ = _cli(["run", "hi", "--env", "desktop", "--model", spec.replace("EMPTY", str(tmp_path / "EMPTY")),
+                 "--out", "o"], tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "no replies" in p.stderr or "cannot reach the server" in p.stdout, p.stdout + p.stderr
+
+
+def test_the_package_has_a_version_and_typed_errors():
+    from guiagent.model.base import ModelError, ParseError
+
+    import guiagent
+
+    assert guiagent.__version__ == __import__("importlib.metadata").metadata.version("guiagent")
+    assert guiagent.ModelError is ModelError and guiagent.ParseError is ParseError
+    with pytest.raises(ValueError, match="unknown model spec"):
+        guiagent.load_model("nonsense")

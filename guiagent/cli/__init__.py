@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from guiagent.cli import bench, demo, doctor, prompt, run, simphone, view
+from guiagent.cli import bench, demo, doctor, models, prompt, run, simphone, view
 from guiagent.cli.common import EXIT_USAGE, CliParser, UsageError
 
 # Subcommands with parsers of their own; they get the rest of argv.
@@ -22,6 +22,7 @@ DELEGATED: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "view": (view.main, "render or open a self-contained HTML report of a run"),
     "bench": (bench.main, "run a task suite (miniwob, simphone, desktop, or a folder of task files)"),
     "simphone": (simphone.main, "start the simulated Android phone for `adb connect`"),
+    "models": (models.main, "list the Qwen2.5-VL checkpoints guiagent knows and which are downloaded"),
     "doctor": (doctor.main, "check display, adb, GPU, model files and server limits"),
 }
 

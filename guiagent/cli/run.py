@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from guiagent.cli.common import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     Signals,
     UsageError,
     add_budget_args,
@@ -137,6 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = agent.run(args.instruction)
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
+    if result.status == "model_error" and result.steps == 0:
+        return EXIT_USAGE  # the model failed its check before step 1 (unreachable server, bad --served-model)
     return 0 if result.success else 1
 
 

@@ -175,3 +175,18 @@ def test_the_package_has_a_version_and_typed_errors():
     assert guiagent.ModelError is ModelError and guiagent.ParseError is ParseError
     with pytest.raises(ValueError, match="unknown model spec"):
         guiagent.load_model("nonsense")
+
+
+def test_locate_on_a_phone_offers_and_parses_the_phones_own_tool(android_env):
+    from guiagent import Agent
+    from guiagent.model.scripted import ScriptedModel
+
+    reply = '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [100, 200]}}\n</tool_call>'
+    model = ScriptedModel([reply])
+    x, y = Agent(model, android_env).locate("the Wi-Fi switch")
+    system = json.dumps([m.model_dump(mode="json", exclude={"content"}) | {"text": str(m.content)[:20000]}
+                         for m in model.requests[0]])
+    assert "mobile_use" in system and "computer_use" not in system
+    shot = android_env.observe()
+    frame_w, frame_h = model.image_size(shot.image.width, shot.image.height)
+    assert (x, y) == (round(100 * shot.image.width / frame_w), round(200 * shot.image.height / frame_h))

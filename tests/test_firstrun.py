@@ -178,8 +178,9 @@ def test_the_package_has_a_version_and_typed_errors():
 
 
 def test_locate_on_a_phone_offers_and_parses_the_phones_own_tool(android_env):
-    from guiagent import Agent
     from guiagent.model.scripted import ScriptedModel
+
+    from guiagent import Agent
 
     reply = '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [100, 200]}}\n</tool_call>'
     model = ScriptedModel([reply])

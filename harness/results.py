@@ -284,6 +284,19 @@ def write_report(folder: Path) -> None:
         (folder / "report-error.txt").write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
 
 
+def _fact(key: str, value: str | float) -> str | float:
+    """A summary value as a person reads it: times as local times, durations in seconds, flags as yes/no."""
+    import datetime
+
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key.endswith("_at") and isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    if key.endswith("seconds") and isinstance(value, (int, float)):
+        return f"{value:.1f} s"
+    return value
+
+
 def write_index(out: Path, records: list[TaskRecord], summary: dict) -> Path:
     """``index.html``: the suite summary and one row per task, linking its report."""
     from guiagent.agent.report import render_index
@@ -295,7 +308,8 @@ def write_index(out: Path, records: list[TaskRecord], summary: dict) -> Path:
                         "steps": r.steps, "seconds": r.seconds, "reason": r.reason, "instruction": r.instruction,
                         "report": report if report.exists() else None})
     overall = summary["overall"]
-    facts = {k: v for k, v in summary.items() if isinstance(v, (str, int, float)) and not k.startswith("mean")}
+    facts = {k: _fact(k, v) for k, v in summary.items()
+             if isinstance(v, (str, int, float)) and not k.startswith("mean")}
     facts.update({"success rate": _pct(overall["success_rate"]), "scored": overall["scored"],
                   "skipped": overall["skipped"], "errors": overall["errors"],
                   "mean steps": _num(summary["mean_steps"])})

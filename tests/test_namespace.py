@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,7 +132,10 @@ def test_a_wheel_install_runs_the_demo_from_an_empty_folder_without_a_display(in
         first = Image.open(folder / "step_001.png").convert("RGB")
         final = Image.open(folder / "final.png").convert("RGB")
         assert ImageChops.difference(first, final).getbbox() is not None
-    assert (out / "index.html").is_file()
+    index = (out / "index.html").read_text()
+    # times as times, flags as words: no epoch floats, no False
+    assert re.search(r"<dd>\d{10}\.\d+</dd>", index) is None and "<dd>False</dd>" not in index, index
+    assert re.search(r"<dt>started_at</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</dd>", index), index
     record = json.loads((out / "text_editor" / "editor-write-greeting" / "result.json").read_text())
     assert record["score"] == 1.0  # the evaluator read the saved file
 

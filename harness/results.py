@@ -274,12 +274,20 @@ def write_summary(out: Path, meta: dict) -> dict:
     return summary
 
 
-def write_report(folder: Path) -> None:
-    """The task's HTML run report (``report.html``); a report that fails never fails the task."""
+def write_report(folder: Path, record: TaskRecord | None = None) -> None:
+    """The task's HTML run report (``report.html``), headed by the task's score and the evaluator's verdict;
+    a report that fails never fails the task."""
     from guiagent.agent.report import render_report
 
+    verdict: list[tuple[str, str]] = []
+    if record is not None:
+        if record.score is not None:
+            verdict.append(("Score", f"{record.score:g} ({'success' if record.success else 'failure'})"))
+        detail = {k: v for k, v in record.detail.items() if v not in (None, "", [], {})}
+        if detail:
+            verdict.append(("Evaluator", "; ".join(f"{k}: {str(v)[:160]}" for k, v in detail.items())))
     try:
-        render_report(folder, folder / "report.html")
+        render_report(folder, folder / "report.html", verdict)
     except Exception as exc:  # noqa: BLE001 - the trajectory is still there to view later
         (folder / "report-error.txt").write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
 

@@ -391,7 +391,7 @@ class Runner:
             rec = self._finish(task, folder, result, "scored", outcome.score, instruction, outcome.detail,
                                timed_out.is_set())
             results.export_osworld(folder, result.trajectory, final)
-            results.write_report(folder)
+            results.write_report(folder, rec)
             phase("export")
             rec.phases = phases
             return rec

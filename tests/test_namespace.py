@@ -128,6 +128,8 @@ def test_a_wheel_install_runs_the_demo_from_an_empty_folder_without_a_display(in
         html = (folder / "report.html").read_text()
         # self-contained: every step's screenshot is inside
         assert html.count('src="data:image/') >= len(traj["steps"]), html[:300]
+        # the bench's verdict heads the report
+        assert "<dt>Score</dt><dd>1 (success)</dd>" in html and "<dt>Evaluator</dt>" in html
         # the executed actions changed the screen: the screen after the last action differs from the first
         first = Image.open(folder / "step_001.png").convert("RGB")
         final = Image.open(folder / "final.png").convert("RGB")

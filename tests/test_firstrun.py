@@ -191,3 +191,38 @@ def test_locate_on_a_phone_offers_and_parses_the_phones_own_tool(android_env):
     shot = android_env.observe()
     frame_w, frame_h = model.image_size(shot.image.width, shot.image.height)
     assert (x, y) == (round(100 * shot.image.width / frame_w), round(200 * shot.image.height / frame_h))
+
+
+def test_a_terminal_sees_a_live_status_line_while_the_model_thinks_and_a_pipe_sees_none():
+    """A real pseudo-terminal: the status line (elapsed time) is drawn, then erased for the step's line."""
+    import io
+    import pty
+    import select
+
+    from guiagent.agent.progress import Progress
+    from guiagent.agent.trajectory import StepRecord
+    from guiagent.model.base import Completion
+
+    master, slave = pty.openpty()
+    term = os.fdopen(slave, "w", encoding="utf-8", buffering=1)
+    piped = io.StringIO()
+    try:
+        shown = Progress(stream=term)
+        plain = Progress(stream=piped)
+        assert shown.live and not plain.live
+        for p in (shown, plain):
+            p.on_step_start(1)
+        time.sleep(0.8)
+        for p in (shown, plain):
+            p.on_completion(1, Completion(text="x"))
+            p.on_step_end(StepRecord(index=1, started_at=time.time(), feedback=[]))
+        out = b""
+        while select.select([master], [], [], 0.2)[0]:
+            out += os.read(master, 65536)
+    finally:
+        term.close()
+        os.close(master)
+    text = out.decode()
+    assert re.search(r"\r\x1b\[2Kstep   1  model thinking… 0\.[5-9]s", text), repr(text)
+    assert text.rstrip().endswith("\r\x1b[2Kstep   1  no action  (0.00s)"), repr(text)
+    assert piped.getvalue() == "step   1  no action  (0.00s)\n"  # a file gets no control characters

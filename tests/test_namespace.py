@@ -116,6 +116,7 @@ def test_a_wheel_install_runs_the_demo_from_an_empty_folder_without_a_display(in
                        text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     (out,) = (work / "runs").glob("demo-*")
+    assert "\r" not in p.stdout and "\x1b" not in p.stdout  # piped: plain lines, no status-line redraws
     lines = p.stdout.splitlines()
     # the per-step lines of a normal run, for both episodes
     assert any(line.startswith("step   1  click (") for line in lines), p.stdout

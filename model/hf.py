@@ -263,7 +263,7 @@ class HFModel(Model):
         import torch
         from transformers import AutoModelForImageTextToText
 
-        source = str(self._checkpoint_folder(path))  # weights on disk, or one clear message; no hub retries
+        source = str(find_checkpoint(path))  # weights on disk, or one clear message; no hub retries
         device_name = _resolve_device(device)
         self.dtype = _resolve_dtype(dtype, device_name)
         self.attn_implementation = _resolve_attn(attn, device_name)
@@ -283,26 +283,6 @@ class HFModel(Model):
         if multi_gpu:
             return processor, model, str(model.device)
         return processor, model.to(device_name), device_name
-
-    @staticmethod
-    def _checkpoint_folder(path: str) -> Path:
-        """The complete checkpoint folder `path` names (a folder, or a hub id in the local cache), found without
-        the network: a checkpoint not downloaded, or one missing files, is a ModelError saying what to do."""
-        from guiagent.model.catalog import not_downloaded
-
-        folder, where = _find_checkpoint(path)
-        if folder is None:
-            if where == "no such folder":
-                raise ModelError(f"hf:{path}: no such folder; give a checkpoint folder or a hub id like "
-                                 f"Qwen/Qwen2.5-VL-7B-Instruct")
-            raise ModelError(not_downloaded(path))
-        missing = missing_files(folder)
-        if missing:
-            fix = (f"finish the download with `hf download {path}`" if where == "HF cache"
-                   else "point hf: at a complete Qwen2.5-VL checkpoint folder")
-            raise ModelError(f"hf:{path}: {folder} is not a complete Qwen2.5-VL checkpoint, it lacks "
-                             f"{'; '.join(missing)}: {fix}")
-        return folder
 
     def _adopt(self, processor: Any, model: Any, device: str, static_cache: bool | None,
                vision_attention: str) -> None:
@@ -481,6 +461,26 @@ _TOKENIZER_SETS = (("tokenizer.json",), ("vocab.json", "merges.txt"))
 # Bytes per parameter in bf16, plus headroom for activations and the KV cache.
 _BF16_BYTES, _HEADROOM = 2, 1.25
 _GIB = 1024**3
+
+
+def find_checkpoint(path: str) -> Path:
+    """The complete checkpoint folder `path` names (a folder, or a hub id in the local cache), found without
+    the network: a checkpoint not downloaded, or one missing files, is a ModelError saying what to do."""
+    from guiagent.model.catalog import not_downloaded
+
+    folder, where = _find_checkpoint(path)
+    if folder is None:
+        if where == "no such folder":
+            raise ModelError(f"hf:{path}: no such folder; give a checkpoint folder or a hub id like "
+                             f"Qwen/Qwen2.5-VL-7B-Instruct")
+        raise ModelError(not_downloaded(path))
+    missing = missing_files(folder)
+    if missing:
+        fix = (f"finish the download with `hf download {path}`" if where == "HF cache"
+               else "point hf: at a complete Qwen2.5-VL checkpoint folder")
+        raise ModelError(f"hf:{path}: {folder} is not a complete Qwen2.5-VL checkpoint, it lacks "
+                         f"{'; '.join(missing)}: {fix}")
+    return folder
 
 
 def missing_files(folder: Path) -> list[str]:

@@ -128,6 +128,17 @@ def open_model(spec: str, args: argparse.Namespace, **extra: Any) -> Model:
         raise UsageError(str(exc)) from None
 
 
+def check_checkpoint(spec: str) -> None:
+    """An ``hf:`` spec's checkpoint is on disk and complete (UsageError saying how to get it); no weights load."""
+    from guiagent.model.base import ModelError
+    from guiagent.model.hf import find_checkpoint
+
+    try:
+        find_checkpoint(spec.removeprefix("hf:"))
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def open_env(spec: str) -> Env:
     """The env `spec` names, started (UsageError when it is malformed or cannot start)."""
     from guiagent.envs import EnvError, make_env

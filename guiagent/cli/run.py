@@ -17,6 +17,7 @@ from guiagent.cli.common import (
     add_calls_arg,
     add_model_args,
     budget,
+    check_checkpoint,
     history_policy,
     open_env,
     open_model,
@@ -86,14 +87,26 @@ def _guard(args: argparse.Namespace) -> Guard:
 
 @contextlib.contextmanager
 def _model_and_env(args: argparse.Namespace) -> Iterator[tuple[Model, Env]]:
-    """Open the env, then the model: a missing display, adb or phone is reported in seconds, before a model
-    spends minutes loading; close both."""
-    env = open_env(args.env)
-    try:
+    """Open the model and the env, cheapest check first; close both.
+
+    An ``hf:`` model takes minutes to load: its files are checked first (seconds, no network), then the env
+    opens (a missing display, adb or phone is reported before the load), then the weights load. Any other
+    backend opens at once, so a bad spec or script file is reported before an env starts."""
+    if args.model.startswith("hf:"):
+        check_checkpoint(args.model)
+        env = open_env(args.env)
+        try:
+            model = open_model(args.model, args)
+        except BaseException:
+            env.close()
+            raise
+    else:
         model = open_model(args.model, args)
-    except BaseException:
-        env.close()
-        raise
+        try:
+            env = open_env(args.env)
+        except BaseException:
+            model.close()
+            raise
     try:
         yield model, env
     finally:

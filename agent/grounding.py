@@ -27,6 +27,7 @@ class Prediction:
     frame: Frame
     completion: Completion
     seconds: float  # wall time of the model call
+    space: ActionSpace = "computer_use"  # the tool the prompt offered, so its reply is parsed with that tool
 
     def calls(self, model: Model, space: ActionSpace) -> list[ParsedCall]:
         """The reply's tool calls (model-image coordinates); raises ParseError."""
@@ -43,12 +44,12 @@ def predict(model: Model, shot: Screenshot, instruction: str, *, space: ActionSp
     t = time.perf_counter()
     completion = model.generate(messages, RequestContext(instruction=instruction, space=space, step=len(past) + 1,
                                                          frame=frame, env=env, truth=truth))
-    return Prediction(frame=frame, completion=completion, seconds=time.perf_counter() - t)
+    return Prediction(frame=frame, completion=completion, seconds=time.perf_counter() - t, space=space)
 
 
 def point_of(model: Model, prediction: Prediction, description: str) -> tuple[int, int]:
     """The screen point of the reply's first coordinate; ParseError when it has none or it is off screen."""
-    for call in prediction.calls(model, "computer_use"):
+    for call in prediction.calls(model, prediction.space):
         point = call.action.points().get("coordinate")
         if point is not None:
             try:
@@ -59,12 +60,14 @@ def point_of(model: Model, prediction: Prediction, description: str) -> tuple[in
 
 
 def locate(model: Model, shot: Screenshot, description: str, *, env: Any = None,
-           truth: Any = None) -> tuple[tuple[int, int], Prediction]:
+           truth: Any = None, space: ActionSpace | None = None) -> tuple[tuple[int, int], Prediction]:
     """Screen point of the element `description` names, and the prediction it came from.
 
+    `space` is the env's own tool (`mobile_use` on a phone); by default the env's, else `computer_use`.
     Raises ParseError when the model answers without a usable coordinate.
     """
-    prediction = predict(model, shot, description, env=env, truth=truth)
+    space = space or getattr(env, "space", None) or "computer_use"
+    prediction = predict(model, shot, description, space=space, env=env, truth=truth)
     return point_of(model, prediction, description), prediction
 
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+import threading
+import time
+from typing import TYPE_CHECKING, TextIO
 
 from guiagent.agent.callbacks import Callback
-from guiagent.agent.trajectory import Result, StepRecord
+from guiagent.agent.trajectory import Result, RunMeta, StepRecord
+
+if TYPE_CHECKING:
+    from guiagent.model.base import Completion
+
+TICK_SECONDS = 0.25  # how often the status line is redrawn
 
 
 def describe_action(action: dict | None) -> str:
@@ -37,11 +44,55 @@ class Progress(Callback):
     """Prints each step as it ends and the run's final line; `mode` "quiet" prints only the final line,
     "json" one JSON object per step and one for the end."""
 
-    def __init__(self, mode: str = "lines", stream: TextIO | None = None) -> None:
+    def __init__(self, mode: str = "lines", stream: TextIO | None = None, live: bool | None = None) -> None:
         self.mode = mode
         self.stream = stream or sys.stdout
+        self.prefix = ""  # "dry run: " on every line of a dry run, so no line reads as an executed action
+        # On a terminal (only), a status line redrawn in place while the model thinks; a file or pipe gets
+        # the plain per-step lines and no control characters.
+        self.live = mode == "lines" and (_isatty(self.stream) if live is None else live)
+        self._thinking: threading.Event | None = None
+        self._ticker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def on_step_start(self, index: int) -> None:
+        if not self.live:
+            return
+        self._stop_ticker()
+        done = threading.Event()
+        t0 = time.monotonic()
+
+        def tick() -> None:
+            while not done.wait(TICK_SECONDS):
+                with self._lock:
+                    if not done.is_set():
+                        self.stream.write(f"\r\x1b[2K{self.prefix}step {index:>3}  model thinking… "
+                                          f"{time.monotonic() - t0:.1f}s")
+                        self.stream.flush()
+
+        self._thinking = done
+        self._ticker = threading.Thread(target=tick, daemon=True, name="progress-thinking")
+        self._ticker.start()
+
+    def on_completion(self, index: int, completion: Completion) -> None:
+        self._stop_ticker()
+
+    def _stop_ticker(self) -> None:
+        done, ticker = self._thinking, self._ticker
+        self._thinking = self._ticker = None
+        if done is None or ticker is None:
+            return
+        with self._lock:
+            done.set()
+            self.stream.write("\r\x1b[2K")  # the status line goes; the step's line takes its place
+            self.stream.flush()
+        ticker.join()
+
+    def on_run_start(self, meta: RunMeta) -> None:
+        self.prefix = "dry run: " if meta.dry_run else ""
 
     def on_step_end(self, step: StepRecord) -> None:
+        self._stop_ticker()
         if self.mode == "quiet":
             return
         if self.mode == "json":
@@ -51,9 +102,10 @@ class Progress(Callback):
         acts = [describe_action(a.screen_action or a.model_action) + ("" if a.decision in ("allow", "dry-run")
                 else f" [{a.decision}]") for a in step.actions]
         what = "; ".join(acts) if acts else f"error: {step.error}" if step.error else "no action"
-        self._emit(f"step {step.index:>3}  {what}  ({took:.2f}s)")
+        self._emit(f"{self.prefix}step {step.index:>3}  {what}  ({took:.2f}s)")
 
     def on_run_end(self, result: Result) -> None:
+        self._stop_ticker()
         if self.mode == "json":
             self._emit(json.dumps({"event": "end", "status": result.status, "steps": result.steps,
                                    "reason": result.reason, "answer": result.answer,
@@ -62,7 +114,14 @@ class Progress(Callback):
         tail = f": {result.reason}" if result.reason else ""
         where = f"  trajectory: {result.out_dir}" if result.out_dir else ""
         answer = f"  answer: {result.answer}" if result.answer else ""
-        self._emit(f"{result.status} after {result.steps} step(s){tail}{answer}{where}")
+        self._emit(f"{self.prefix}{result.status} after {result.steps} step(s){tail}{answer}{where}")
 
     def _emit(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or bare stream
+        return False

@@ -472,8 +472,11 @@ def _write(out: Path, text: str) -> Path:
     return out
 
 
-def render_report(traj_dir: str | Path, out_file: str | Path | None = None) -> Path:
+def render_report(traj_dir: str | Path, out_file: str | Path | None = None,
+                  verdict: list[tuple[str, str]] | None = None) -> Path:
     """Write the HTML report of the run in `traj_dir` (default ``TRAJ_DIR/report.html``); returns its path.
+
+    `verdict`: labelled facts shown first (the harness's score and its evaluator's verdict).
 
     Raises `TrajectoryError` (one-line message) when `traj_dir` is not a readable trajectory.
     Works on runs that were killed half-way: missing endings and screenshots are shown as such.
@@ -483,7 +486,9 @@ def render_report(traj_dir: str | Path, out_file: str | Path | None = None) -> P
         traj_dir = traj_dir.parent
     traj = load_trajectory(traj_dir)
     out = Path(out_file) if out_file else traj_dir / REPORT_FILE
-    html = _environment().get_template("report.html.jinja").render(**build_context(traj, traj_dir))
+    context = build_context(traj, traj_dir)
+    context["facts"] = [*(verdict or []), *context["facts"]]
+    html = _environment().get_template("report.html.jinja").render(**context)
     return _write(out, html)
 
 

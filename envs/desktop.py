@@ -798,6 +798,19 @@ def check_scale(captured: tuple[int, int], logical: tuple[int, int]) -> CheckRes
     return r("HiDPI scale", "OK", f"{sx:g} ({sizes}); clicks are mapped through the Frame")
 
 
+def check_tkinter() -> CheckResult:
+    """tkinter (Debian's python3-tk, outside the venv) runs the desktop suite's apps and the tests' apps."""
+    from guiagent.tools.checks import DESKTOP, results_for
+    from guiagent.tools.sysdeps import install_hint, part
+
+    tk = part("tkinter")
+    if tk.present():
+        return results_for(DESKTOP)("tkinter", "OK", f"importable by {sys.executable}")
+    return results_for(DESKTOP)("tkinter", "WARN", f"{sys.executable} cannot import tkinter: the desktop suite "
+                                "(`guiagent bench desktop`, `guiagent demo`) and the tests' apps need it",
+                                install_hint([tk]))
+
+
 def check_xdotool() -> CheckResult:
     """xdotool types what pyautogui cannot (non-ASCII text)."""
     from guiagent.tools.checks import DESKTOP, NETWORK_TIMEOUT, results_for
@@ -830,5 +843,5 @@ def probe(required: bool = False, monitor: int | None = None) -> list[CheckResul
         out += [capture, inp]
         if captured and logical:
             out.append(check_scale(captured, logical))
-    out.append(check_xdotool())
+    out += [check_xdotool(), check_tkinter()]
     return out

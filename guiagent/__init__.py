@@ -7,12 +7,20 @@ The public API, re-exported from the role packages (`agent`, `model`, `envs`, `t
     result = agent.run("Open the text editor and type hello")
 """
 
+from importlib import metadata as _metadata
+
 from guiagent.agent import Agent, Callback, Guard, Policy, Result, Settle, Trajectory, load_trajectory
 from guiagent.envs import Env, EnvError, make_env
-from guiagent.model import Model, PixelBudget, load_model
+from guiagent.model import Model, ModelError, ParseError, PixelBudget, load_model
 from guiagent.tools import Frame, Screenshot, ScreenSpace
 
+try:
+    __version__ = _metadata.version("guiagent")  # pyproject.toml's version, as installed
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
-    "Agent", "Callback", "Env", "EnvError", "Frame", "Guard", "Model", "PixelBudget", "Policy", "Result",
+    "Agent", "Callback", "Env", "EnvError", "Frame", "Guard", "Model", "ModelError", "ParseError", "PixelBudget",
+    "Policy", "Result",
     "ScreenSpace", "Screenshot", "Settle", "Trajectory", "load_model", "load_trajectory", "make_env",
 ]

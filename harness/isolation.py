@@ -31,7 +31,9 @@ TASK_HOME = "/home/user"  # OSWorld's VM user home, where task files put their f
 BWRAP_INSTALL_HINT = "apt install bubblewrap"
 INSIDE_UID = 1000
 # Variables a task's programs may see; everything else (API keys, tokens, the user's paths) stays out.
-PASSED_VARS = ("DISPLAY", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "XDG_SESSION_TYPE")
+# PYTHONPATH: guiagent itself may be installed there (`pip install --target`); the shipped apps import it, and
+# its folders are in sys.path, so `_python_paths` binds them read-only.
+PASSED_VARS = ("DISPLAY", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "TERM", "TZ", "XDG_SESSION_TYPE")
 
 
 def home_relative(path: str) -> str | None:

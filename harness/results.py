@@ -354,14 +354,35 @@ def write_summary(out: Path, meta: dict) -> dict:
     return summary
 
 
-def write_report(folder: Path) -> None:
-    """The task's HTML run report (``report.html``); a report that fails never fails the task."""
+def write_report(folder: Path, record: TaskRecord | None = None) -> None:
+    """The task's HTML run report (``report.html``), headed by the task's score and the evaluator's verdict;
+    a report that fails never fails the task."""
     from guiagent.agent.report import render_report
 
+    verdict: list[tuple[str, str]] = []
+    if record is not None:
+        if record.score is not None:
+            verdict.append(("Score", f"{record.score:g} ({'success' if record.success else 'failure'})"))
+        detail = {k: v for k, v in record.detail.items() if v not in (None, "", [], {})}
+        if detail:
+            verdict.append(("Evaluator", "; ".join(f"{k}: {str(v)[:160]}" for k, v in detail.items())))
     try:
-        render_report(folder, folder / "report.html")
+        render_report(folder, folder / "report.html", verdict)
     except Exception as exc:  # noqa: BLE001 - the trajectory is still there to view later
         (folder / "report-error.txt").write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
+
+
+def _fact(key: str, value: str | float) -> str | float:
+    """A summary value as a person reads it: times as local times, durations in seconds, flags as yes/no."""
+    import datetime
+
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key.endswith("_at") and isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    if key.endswith("seconds") and isinstance(value, (int, float)):
+        return f"{value:.1f} s"
+    return value
 
 
 def write_index(out: Path, records: list[TaskRecord], summary: dict) -> Path:
@@ -378,8 +399,8 @@ def write_index(out: Path, records: list[TaskRecord], summary: dict) -> Path:
     facts = {"success rate": f"{_pct(overall['success_rate'])} ({overall['successes']}/{overall['total']})",
              "scored success rate": f"{_pct(overall['scored_success_rate'])} ({overall['successes']}/"
                                     f"{overall['scored']})"}
-    facts.update({k: v for k, v in summary.items() if isinstance(v, (str, int, float)) and not k.startswith("mean")
-                  and k not in ("success_rate", "scored_success_rate", "successes")})
+    facts.update({k: _fact(k, v) for k, v in summary.items() if isinstance(v, (str, int, float))
+                  and not k.startswith("mean") and k not in ("success_rate", "scored_success_rate", "successes")})
     facts.update({"skipped": overall["skipped"], "errors": overall["errors"], "mean steps": _num(summary["mean_steps"])})
     return render_index(entries, facts, out / "index.html", headline=headline(summary),
                         notes=not_scored_lines(summary))

@@ -46,6 +46,7 @@ from guiagent.harness.results import DONE_STATUSES, TaskRecord
 from guiagent.model.redact import redact
 
 if TYPE_CHECKING:
+    from guiagent.agent.callbacks import Callback
     from guiagent.agent.loop import Agent, Calls, Result
     from guiagent.model.base import Model
     from guiagent.model.image import PixelBudget
@@ -76,6 +77,7 @@ class RunOptions:
     infeasible_mapping: str = DEFAULT_INFEASIBLE_MAPPING  # a key of base.INFEASIBLE_MAPPINGS
     kill_grace: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
+    callbacks: list[Callback] = field(default_factory=list)  # added to every episode's Agent (`guiagent demo`)
 
 
 class _Pending:
@@ -352,7 +354,7 @@ class Runner:
                 self.model, sb.env, budget=self.options.budget, max_steps=task.max_steps,
                 history=self.options.history, calls=self.options.calls, out_dir=folder, answer=task.answer,
                 env_spec=sb.env_spec,
-                model_spec=self.options.model_spec, guard=Guard(Policy()),
+                model_spec=self.options.model_spec, guard=Guard(Policy()), callbacks=list(self.options.callbacks),
             )
             self.model.assign(sb.env, functools.partial(task.oracle_action, sb))
 
@@ -401,7 +403,7 @@ class Runner:
             rec = self._finish(task, folder, result, "scored", outcome.score, instruction, outcome.detail,
                                timed_out.is_set())
             results.export_osworld(folder, result.trajectory, final)
-            results.write_report(folder)
+            results.write_report(folder, rec)
             phase("export")
             rec.phases = phases
             return rec

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -284,13 +283,7 @@ class HFModel(Model):
         import torch
         from transformers import AutoModelForImageTextToText
 
-        local = Path(path).expanduser()
-        source = str(local) if local.exists() else path
-        if not local.exists() and (path.startswith(("/", ".", "~")) or path.count("/") > 1):
-            raise ModelError(f"hf:{path}: no such folder; give a checkpoint folder or a hub id like "
-                             f"Qwen/Qwen2.5-VL-7B-Instruct")
-        if local.exists() and not (local / "config.json").is_file():
-            raise ModelError(f"hf:{path}: folder has no config.json; point hf: at a Qwen2.5-VL checkpoint folder")
+        source = str(find_checkpoint(path))  # weights on disk, or one clear message; no hub retries
         device_name = _resolve_device(device)
         self.dtype = _resolve_dtype(dtype, device_name)
         self.attn_implementation = _resolve_attn(attn, device_name)
@@ -298,15 +291,13 @@ class HFModel(Model):
         kwargs: dict[str, Any] = {"dtype": self.dtype, "attn_implementation": self.attn_implementation}
         if multi_gpu:
             kwargs["device_map"] = "auto"  # shard the layers over every visible GPU (needs accelerate)
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
         try:
             processor = load_processor(source)
-            model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+            model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=True, **kwargs)
         except OSError as exc:
-            where = "a local folder or a cached hub id" if offline else "a local folder or a hub id"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"hf:{path}: cannot load ({first}); give {where} of a Qwen2.5-VL checkpoint"
-                             + (" (HF_HUB_OFFLINE is set: download it first)" if offline else "")) from None
+            raise ModelError(f"hf:{path}: cannot load {source} ({first}); point hf: at a Qwen2.5-VL "
+                             "checkpoint") from None
         except (ImportError, ValueError) as exc:  # e.g. a malformed hub id, a missing optional package
             raise ModelError(f"hf:{path}: {str(exc).strip().splitlines()[0]}") from None
         if multi_gpu:
@@ -495,6 +486,26 @@ _BF16_BYTES, _HEADROOM = 2, 1.25
 _GIB = 1024**3
 
 
+def find_checkpoint(path: str) -> Path:
+    """The complete checkpoint folder `path` names (a folder, or a hub id in the local cache), found without
+    the network: a checkpoint not downloaded, or one missing files, is a ModelError saying what to do."""
+    from guiagent.model.catalog import not_downloaded
+
+    folder, where = _find_checkpoint(path)
+    if folder is None:
+        if where == "no such folder":
+            raise ModelError(f"hf:{path}: no such folder; give a checkpoint folder or a hub id like "
+                             f"Qwen/Qwen2.5-VL-7B-Instruct")
+        raise ModelError(not_downloaded(path))
+    missing = missing_files(folder)
+    if missing:
+        fix = (f"finish the download with `hf download {path}`" if where == "HF cache"
+               else "point hf: at a complete Qwen2.5-VL checkpoint folder")
+        raise ModelError(f"hf:{path}: {folder} is not a complete Qwen2.5-VL checkpoint, it lacks "
+                         f"{'; '.join(missing)}: {fix}")
+    return folder
+
+
 def missing_files(folder: Path) -> list[str]:
     """What a Qwen2.5-VL checkpoint folder lacks (empty when complete)."""
     import json
@@ -525,16 +536,11 @@ def _find_checkpoint(path: str) -> tuple[Path | None, str]:
         return local, "local folder"
     if path.startswith(("/", ".", "~")) or path.count("/") > 1:
         return None, "no such folder"
-    try:
-        from huggingface_hub import snapshot_download
+    from guiagent.model.catalog import cached_folder
 
-        return Path(snapshot_download(path, local_files_only=True)), "HF cache"
-    except Exception:  # noqa: BLE001 - LocalEntryNotFoundError, a malformed id
-        return None, "not in the HF cache"
+    folder = cached_folder(path)
+    return (folder, "HF cache") if folder is not None else (None, "not in the HF cache")
 
-
-def _hf_home() -> str:
-    return os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
 
 
 def probe(path: str, required: bool = False) -> list[CheckResult]:
@@ -549,8 +555,10 @@ def probe(path: str, required: bool = False) -> list[CheckResult]:
         if where == "no such folder":
             return [r(name, "FAIL", f"hf:{path}: no such folder", "give a checkpoint folder or a hub id like "
                       "Qwen/Qwen2.5-VL-7B-Instruct")]
-        return [r(name, severity(required), f"hf:{path} is {where} (HF_HOME={_hf_home()})",
-                  f"hf download {path}  (or give a local folder: --model hf:/path/to/checkpoint)")]
+        from guiagent.model.catalog import not_downloaded
+
+        detail, _, fix = not_downloaded(path).partition(": fetch it with ")
+        return [r(name, severity(required), detail, fix.replace("`", "", 2))]
     missing = missing_files(folder)
     if missing:
         fix = (f"hf download {path}  (resumes the download)" if where == "HF cache"

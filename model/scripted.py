@@ -43,6 +43,8 @@ class ScriptedModel(Model):
             raise ValueError(f"{path}: not a readable JSON file ({exc}); expected a JSON list of reply strings") from None
         if not isinstance(data, list):
             raise ValueError(f"{path}: expected a JSON list of reply strings")
+        if not data:
+            raise ValueError(f"{path}: the list has no replies; scripted:FILE needs at least one reply string")
         replies: list[str | Completion] = []
         for i, r in enumerate(data):
             if isinstance(r, str):

@@ -80,7 +80,7 @@ def test_bad_scripted_file_names_the_file(tmp_path):
 
 def test_run_without_display_is_a_one_line_error(tmp_path):
     replies = tmp_path / "r.json"
-    replies.write_text("[]")
+    replies.write_text('["I am done."]')  # a valid script: the display is what is missing
     p = guiagent("run", "x", "--env", "desktop", "--model", f"scripted:{replies}", "--out", str(tmp_path / "o"))
     assert p.returncode == 2
     assert "DISPLAY" in one_line_error(p)

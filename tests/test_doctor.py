@@ -329,7 +329,7 @@ def test_hf_checkpoint_with_missing_files_fails(tiny_checkpoint, tmp_path) -> No
 
 def test_hf_hub_id_not_downloaded(monkeypatch) -> None:
     (asked,) = model_checks(Target(model="hf:guiagent-tests/not-downloaded-7B"))
-    assert asked.status == "FAIL" and "not in the HF cache" in asked.detail
+    assert asked.status == "FAIL" and "is not downloaded" in asked.detail
     assert asked.fix.startswith("hf download guiagent-tests/not-downloaded-7B")
     (folder,) = model_checks(Target(model="hf:/nonexistent/checkpoint"))
     assert folder.status == "FAIL" and folder.detail == "hf:/nonexistent/checkpoint: no such folder"

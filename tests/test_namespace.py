@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -102,3 +103,59 @@ def test_a_wheel_install_runs_a_simphone_benchmark_from_an_empty_folder(installe
     summary = json.loads((work / "out" / "summary.json").read_text())
     assert summary["overall"]["success"] == 1, summary
     assert list((work / "out").rglob("report.html")), "the per-task report was rendered from the shipped templates"
+
+
+def test_a_wheel_install_runs_the_demo_from_an_empty_folder_without_a_display(installed, tmp_path, adb_server):
+    """`guiagent demo`: two real episodes (simulated phone through adb, Tk editor on its own Xvfb), no weights."""
+    from PIL import Image, ImageChops
+
+    work = _shadowing_folder(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY")}
+    env.update(PYTHONPATH=str(installed), ANDROID_ADB_SERVER_PORT=str(adb_server.port), HF_HUB_OFFLINE="1")
+    p = subprocess.run([sys.executable, "-m", "guiagent", "demo"], cwd=work, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    (out,) = (work / "runs").glob("demo-*")
+    assert "\r" not in p.stdout and "\x1b" not in p.stdout  # piped: plain lines, no status-line redraws
+    lines = p.stdout.splitlines()
+    # the per-step lines of a normal run, for both episodes
+    assert any(line.startswith("step   1  click (") for line in lines), p.stdout
+    assert any(line.startswith("step   2  type \"Hello, world!\"") for line in lines), p.stdout
+    assert f"both reports: runs/{out.name}/index.html" in lines, p.stdout
+    for folder in (out / "settings" / "SystemWifiToggle_0", out / "text_editor" / "editor-write-greeting"):
+        assert f"  report:     runs/{out.name}/{folder.relative_to(out)}/report.html" in lines, p.stdout
+        traj = json.loads((folder / "trajectory.json").read_text())
+        assert traj["status"] == "success"
+        html = (folder / "report.html").read_text()
+        # self-contained: every step's screenshot is inside
+        assert html.count('src="data:image/') >= len(traj["steps"]), html[:300]
+        # the bench's verdict heads the report
+        assert "<dt>Score</dt><dd>1 (success)</dd>" in html and "<dt>Evaluator</dt>" in html
+        # the executed actions changed the screen: the screen after the last action differs from the first
+        first = Image.open(folder / "step_001.png").convert("RGB")
+        final = Image.open(folder / "final.png").convert("RGB")
+        assert ImageChops.difference(first, final).getbbox() is not None
+    index = (out / "index.html").read_text()
+    # times as times, flags as words: no epoch floats, no False
+    assert re.search(r"<dd>\d{10}\.\d+</dd>", index) is None and "<dd>False</dd>" not in index, index
+    assert re.search(r"<dt>started_at</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</dd>", index), index
+    record = json.loads((out / "text_editor" / "editor-write-greeting" / "result.json").read_text())
+    assert record["score"] == 1.0  # the evaluator read the saved file
+
+
+def test_the_demo_names_the_missing_system_packages_in_one_line(tmp_path):
+    """Without Xvfb and adb on PATH: exit 2, one line with the apt command, no traceback, no run folder."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("xdotool", "bwrap"):  # everything else the demo needs is there
+        found = shutil.which(name)
+        if found is None:
+            pytest.skip(f"needs {name}")
+        (bin_dir / name).symlink_to(found)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    p = subprocess.run([sys.executable, "-m", "guiagent", "demo"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert p.stderr.strip() == ("guiagent demo: error: the demo needs Xvfb, adb, which are not installed: "
+                                "sudo apt-get install xvfb adb"), p.stderr
+    assert not (tmp_path / "runs").exists()

@@ -13,14 +13,16 @@ import sys
 import threading
 from collections.abc import Callable
 
-from guiagent.cli import bench, doctor, prompt, run, simphone, view
+from guiagent.cli import bench, demo, doctor, models, prompt, run, simphone, view
 from guiagent.cli.common import EXIT_USAGE, CliParser, UsageError
 
 # Subcommands with parsers of their own; they get the rest of argv.
 DELEGATED: dict[str, tuple[Callable[[list[str]], int], str]] = {
+    "demo": (demo.main, "see guiagent work: two short episodes with the oracle model, no weights/phone/display"),
     "view": (view.main, "render or open a self-contained HTML report of a run"),
     "bench": (bench.main, "run a task suite (miniwob, simphone, desktop, or a folder of task files)"),
     "simphone": (simphone.main, "start the simulated Android phone for `adb connect`"),
+    "models": (models.main, "list the Qwen2.5-VL checkpoints guiagent knows and which are downloaded"),
     "doctor": (doctor.main, "check display, adb, GPU, model files and server limits"),
 }
 

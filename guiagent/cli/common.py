@@ -145,6 +145,17 @@ def open_model(spec: str, args: argparse.Namespace, **extra: Any) -> Model:
         raise UsageError(str(exc)) from None
 
 
+def check_checkpoint(spec: str) -> None:
+    """An ``hf:`` spec's checkpoint is on disk and complete (UsageError saying how to get it); no weights load."""
+    from guiagent.model.base import ModelError
+    from guiagent.model.hf import find_checkpoint
+
+    try:
+        find_checkpoint(spec.removeprefix("hf:"))
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def open_env(spec: str) -> Env:
     """The env `spec` names, started (UsageError when it is malformed or cannot start)."""
     from guiagent.envs import EnvError, make_env
@@ -182,8 +193,24 @@ def run_folder(out: Path) -> Iterator[None]:
         lock = lock_run_folder(out)
     except (RunFolderInUse, RecordError) as exc:
         raise UsageError(str(exc)) from None
-    with lock:
-        yield
+    try:
+        with lock:
+            yield
+    except BaseException:
+        _remove_if_unused(out)  # a start that failed (bad model, no env) leaves no empty run folder behind
+        raise
+
+
+def _remove_if_unused(out: Path) -> None:
+    """Remove `out` when it holds nothing but its lock file: nothing was recorded there."""
+    from guiagent.agent.runlock import LOCK_FILE
+
+    with contextlib.suppress(OSError):
+        if {p.name for p in out.iterdir()} <= {LOCK_FILE}:
+            (out / LOCK_FILE).unlink(missing_ok=True)
+            out.rmdir()
+            if out.parent.name == "runs" and not any(out.parent.iterdir()):
+                out.parent.rmdir()  # the default runs/ folder, made for this run
 
 
 def fresh_dir(base: Path, prefix: str) -> Path:

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 
 from guiagent.cli.common import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     Signals,
     UsageError,
     add_budget_args,
     add_calls_arg,
     add_model_args,
     budget,
+    check_checkpoint,
     history_policy,
     open_env,
     open_model,
@@ -85,13 +87,26 @@ def _guard(args: argparse.Namespace) -> Guard:
 
 @contextlib.contextmanager
 def _model_and_env(args: argparse.Namespace) -> Iterator[tuple[Model, Env]]:
-    """Open the model, then the env (so a bad spec or script file is reported before an env starts); close both."""
-    model = open_model(args.model, args)
-    try:
+    """Open the model and the env, cheapest check first; close both.
+
+    An ``hf:`` model takes minutes to load: its files are checked first (seconds, no network), then the env
+    opens (a missing display, adb or phone is reported before the load), then the weights load. Any other
+    backend opens at once, so a bad spec or script file is reported before an env starts."""
+    if args.model.startswith("hf:"):
+        check_checkpoint(args.model)
         env = open_env(args.env)
-    except BaseException:
-        model.close()
-        raise
+        try:
+            model = open_model(args.model, args)
+        except BaseException:
+            env.close()
+            raise
+    else:
+        model = open_model(args.model, args)
+        try:
+            env = open_env(args.env)
+        except BaseException:
+            model.close()
+            raise
     try:
         yield model, env
     finally:
@@ -136,6 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = agent.run(args.instruction)
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
+    if result.status == "model_error" and result.steps == 0:
+        return EXIT_USAGE  # the model failed its check before step 1 (unreachable server, bad --served-model)
     return 0 if result.success else 1
 
 

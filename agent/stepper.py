@@ -44,7 +44,7 @@ class _CallerEnv(Env):
         self.shot: Screenshot | None = None
         self.decided: list[Action] = []
 
-    @property  # type: ignore[misc]  # an instance's space, not the class's
+    @property
     def space(self) -> ActionSpace:  # type: ignore[override]
         return self._space
 

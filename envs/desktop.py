@@ -95,7 +95,7 @@ def _keep_pillow_blocks(blocks: int = 16) -> None:
         return
     from PIL import Image
 
-    core: Any = Image.core  # type: ignore[attr-defined]  # Pillow's C module: no stubs for it
+    core: Any = Image.core
     if core.get_blocks_max() < blocks:
         core.set_blocks_max(blocks)
 
@@ -353,7 +353,7 @@ class DesktopEnv(Env):
         display, fake_input = getattr(backend, "_display", None), getattr(backend, "fake_input", None)
         if display is None or fake_input is None:
             return False
-        from Xlib import X  # type: ignore[import-untyped]
+        from Xlib import X
 
         code = _X_BUTTONS[button]
         if coordinate is not None:

@@ -185,7 +185,7 @@ class AndroidWorldAgent:
 
             self.env.execute_action(json_action.JSONAction(**planned))
             return
-        from android_world.env import adb_utils  # type: ignore[import-not-found]
+        from android_world.env import adb_utils
 
         controller = self.env.controller
         if planned.kind == "swipe":

@@ -287,7 +287,8 @@ def needs_problem(steps: list[Any], spec: dict[str, Any]) -> str | None:
                 return f"{where}: {problem}"
     for g in _getters(spec):
         if g.get("type") == "cloud_file":
-            paths = g.get("path") if isinstance(g.get("path"), list) else [g.get("path")]
+            path = g.get("path")
+            paths: list[Any] = path if isinstance(path, list) else [path]
             for p in paths:
                 problem = source_problem(str(p)) if p is not None else None
                 if problem:

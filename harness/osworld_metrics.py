@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 TABLE_RULES = ("sheet_name", "sheet_data")
@@ -194,7 +195,7 @@ def compare_docx_files(file1: str | None, file2: str | None, **options: Any) -> 
     return 1.0 if all(a == b for a, b in pairs) else 0.0
 
 
-FILE_METRICS = {
+FILE_METRICS: dict[str, Callable[..., float]] = {
     "compare_table": compare_table,
     "compare_docx_files": compare_docx_files,
     "check_direct_json_object": check_direct_json_object,

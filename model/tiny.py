@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from transformers import Qwen2Tokenizer
@@ -163,7 +163,7 @@ def write_processor_files(directory: str | Path, family: str = "qwen2.5-vl") -> 
                 QWEN3_PREPROCESSOR_CONFIG if family == "qwen3-vl" else PREPROCESSOR_CONFIG)
     # Hub checkpoints carry the template as chat_template.json (read by the processor).
     _write_json(out / "chat_template.json", {"chat_template": _chat_template(family)})
-    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS + NON_SPECIAL_ADDED}
+    ids = {t: cast(int, tok.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS + NON_SPECIAL_ADDED}  # one token: one id
     ids["vocab"] = len(tok)
     return ids
 

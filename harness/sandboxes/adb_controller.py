@@ -52,7 +52,7 @@ def make_controller(env: AndroidEnv) -> Any:
     """An AndroidWorld-style controller (``execute_adb_call``, screen sizes, ``pull_file``...) for `env`."""
     adb_call_parser, adb_controller, config_classes, errors, adb_pb2 = _android_env()
 
-    class GuiagentAdbController(adb_controller.AdbController):  # type: ignore[misc, name-defined]
+    class GuiagentAdbController(adb_controller.AdbController):  # type: ignore[name-defined]
         """android_env's AdbController contract (``execute_command(args, timeout) -> bytes``) over `env`."""
 
         def __init__(self) -> None:

@@ -80,11 +80,11 @@ class AndroidSandbox(Sandbox):
 
     @property
     def logical_screen_size(self) -> tuple[int, int]:
-        return self.controller.logical_screen_size  # type: ignore[no-any-return]
+        return self.controller.logical_screen_size
 
     @property
     def device_screen_size(self) -> tuple[int, int]:
-        return self.controller.device_screen_size  # type: ignore[no-any-return]
+        return self.controller.device_screen_size
 
     @property
     def foreground_activity_name(self) -> str:

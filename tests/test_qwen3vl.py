@@ -132,7 +132,7 @@ def test_defaults_come_from_the_model_and_an_explicit_dialect_wins(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen3_vl"}))
     assert dialects.for_checkpoint(tmp_path) == "qwen3-vl"
     script = tmp_path / "s.json"
-    script.write_text("[]")
+    script.write_text('["no tool call"]')
     assert load_model(f"scripted:{script}").dialect.name == "qwen2.5-vl"
     assert load_model(f"scripted:{script}", dialect="qwen3-vl").dialect.name == "qwen3-vl"
     with pytest.raises(ValueError, match="unknown dialect"):

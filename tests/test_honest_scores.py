@@ -38,10 +38,10 @@ def _mixed_suite(root: Path) -> Path:
                                  "expected": {"type": "cloud_file", "path": "gold.txt", "dest": "gold.txt"}})
     (suite / "gold.txt").write_text("hello\n", encoding="utf-8")
     _osworld(suite, "infeasible", {"func": "infeasible"})
-    # skipped: the gold file is fetched over https, known before the episode
+    # skipped: the gold file's source is one the harness cannot fetch (ftp), known before the episode
     _osworld(suite, "gold-online", {"func": "compare_text_file",
                                     "result": {"type": "vm_file", "path": "/home/user/a.txt", "dest": "a.txt"},
-                                    "expected": {"type": "cloud_file", "path": "https://example.com/a.txt",
+                                    "expected": {"type": "cloud_file", "path": "ftp://example.com/a.txt",
                                                  "dest": "a_gold.txt"}})
     # errored: its setup's source file does not exist (an infrastructure error, retried once)
     _osworld(suite, "broken-setup", {"func": "infeasible"},
@@ -70,7 +70,7 @@ def test_a_do_nothing_agent_gets_the_true_rate_on_a_mixed_suite(tmp_path):
         "invalid": "invalid"}
     assert by_id["feasible"].score == 0.0 and by_id["infeasible"].score == 1.0
     # skipped before its episode: nothing of it ran, no trajectory was written
-    assert "network" in by_id["gold-online"].reason
+    assert "unsupported URL scheme 'ftp'" in by_id["gold-online"].reason
     assert not list(out.glob("*/gold-online/trajectory.json"))
     # the true rate: 1 success of 5 selected tasks; 1 of the 2 scored
     assert (s["total"], s["scored"], s["skipped"], s["errors"], s["invalid"], s["successes"]) == (5, 2, 1, 1, 1, 1)
@@ -85,8 +85,7 @@ def test_a_do_nothing_agent_gets_the_true_rate_on_a_mixed_suite(tmp_path):
     assert "Success rate 20.0% (1/5 tasks" in md and "50.0% of the 2 scored" in md
     assert "1 skipped, 1 errored, 1 invalid" in md
     # the grouped reasons
-    assert "1 skipped/invalid: evaluator cloud_file: download from the network is not supported here (<url>); use a " \
-           "local path or file:// URL" in md
+    assert "1 skipped/invalid: evaluator cloud_file: unsupported URL scheme 'ftp'" in md
     assert "1 errored: download source missing.txt not found (<path>)" in md
     assert "terminate(status=failure) -> FAIL" in md and "DONE for every terminate" in md
     index = (out / "index.html").read_text(encoding="utf-8")
@@ -137,6 +136,7 @@ def test_network_sources_are_known_at_load_time(tmp_path):
                                                                        "path": "/home/user/g.txt"}]}}]})
     _osworld(suite, "local", {"func": "infeasible"})
     tasks = {t.id: t for t in load_suite(str(suite)).tasks}
-    assert tasks["setup-online"].skip_reason.startswith("step 1: download from the network is not supported")
-    assert tasks["postconfig-online"].skip_reason.startswith("postconfig step 1: download from the network")
+    # http(s) sources go through OSWorld's cache layout (harness.osworld_cache): loadable; ftp is not
+    assert tasks["setup-online"].skip_reason is None
+    assert tasks["postconfig-online"].skip_reason.startswith("postconfig step 1: unsupported URL scheme 'ftp'")
     assert tasks["local"].skip_reason is None

@@ -149,7 +149,7 @@ def test_qwen3_vl_run_on_the_simulated_phone_lands_on_the_grid_pixels(phone, tmp
                       "--out", str(out), "--quiet"],
         capture_output=True, text=True, timeout=300, env=phone.server.env)
     assert phone.shell("settings get global wifi_on") == "1", proc.stdout + proc.stderr
-    traj = json.loads((out / "trajectory.json").read_text(encoding="utf-8"))
+    traj = json.loads(load_trajectory(out).model_dump_json())  # either layout: steps may live in steps.jsonl
     assert traj["meta"]["dialect"] == "qwen3-vl"
     frame = traj["steps"][0]["frame"]
     assert (frame["coord_width"], frame["coord_height"]) == (1000, 1000)
@@ -172,6 +172,6 @@ def test_qwen3_vl_run_on_the_simulated_phone_lands_on_the_grid_pixels(phone, tmp
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = phone.shell("content query --uri content://com.simphone.notes/notes --projection text")
     assert f"text={NOTE}" in rows
-    traj = json.loads((out / "notes" / "trajectory.json").read_text(encoding="utf-8"))
+    traj = json.loads(load_trajectory(out / "notes").model_dump_json())
     # the grid's far corner is the screen's last pixel
     assert traj["steps"][3]["actions"][0]["screen_action"]["coordinate"] == [SCREEN[0] - 1, SCREEN[1] - 1]

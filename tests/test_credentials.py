@@ -16,6 +16,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from guiagent.agent.trajectory import load_trajectory
 from guiagent.model.openai import OpenAIModel
 
 from tests.recordings import record_screens
@@ -110,7 +111,7 @@ def test_a_reply_that_echoes_the_credentials_is_recorded_redacted(server, screen
     run = cli("run", "do it", "--env", f"replay:{screens}", "--model", f"openai:{userinfo_url(server)}",
               "--out", str(out), "--json", env={"OPENAI_API_KEY": API_KEY})
     assert run.returncode == 0, run.stdout + run.stderr
-    raw = json.loads((out / "trajectory.json").read_text())["steps"][0]["raw_text"]
+    raw = load_trajectory(out).steps[0].raw_text or ""
     assert raw.startswith("I was sent *** and")
     assert_nowhere(PASSWORD, tmp_path, run.stdout, run.stderr)
 

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from guiagent.agent.trajectory import load_trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLE_FOLDERS = ("agent", "envs", "tools", "model", "harness")
@@ -124,7 +125,7 @@ def test_a_wheel_install_runs_the_demo_from_an_empty_folder_without_a_display(in
     assert f"both reports: runs/{out.name}/index.html" in lines, p.stdout
     for folder in (out / "settings" / "SystemWifiToggle_0", out / "text_editor" / "editor-write-greeting"):
         assert f"  report:     runs/{out.name}/{folder.relative_to(out)}/report.html" in lines, p.stdout
-        traj = json.loads((folder / "trajectory.json").read_text())
+        traj = json.loads(load_trajectory(folder).model_dump_json())
         assert traj["status"] == "success"
         html = (folder / "report.html").read_text()
         # self-contained: every step's screenshot is inside

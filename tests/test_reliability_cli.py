@@ -146,7 +146,8 @@ def test_second_ctrl_c_exits_at_once_and_leaves_a_loadable_trajectory(screens, t
 def test_sigint_twice_quickly_never_tears_the_trajectory(screens, tmp_path):
     replies = [call("left_click", coordinate=[i, i]) for i in range(1, 40)]
     live = Live(run_args(screens, tmp_path, replies, "--json", "--max-steps", "40"))
-    live.wait_for_step(3)
+    # step 4 acts only once step 3 is on disk; the recorder may still be writing step 4's own files
+    live.wait_for_step(4)
     live.proc.send_signal(signal.SIGINT)
     live.proc.send_signal(signal.SIGINT)
     assert live.wait() == 130

@@ -181,10 +181,13 @@ def _bomb_run(tmp_path: Path, side: int = 13000) -> tuple[Path, int]:
 
 
 def _peak_rss_mib(*args: str) -> tuple[subprocess.CompletedProcess, float]:
-    code = ("import resource, runpy, sys\n"
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child forked from a large pytest process would
+    # report the parent's size; the high-water mark of the exec'd process's own memory starts afresh.
+    code = ("import runpy, sys\n"
             f"sys.argv = ['guiagent', *{list(args)!r}]\n"
             "try:\n    runpy.run_module('guiagent', run_name='__main__')\n"
-            "finally:\n    print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+            "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+            "    print('peak', hwm, file=sys.stderr)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=DEADLINE * 3)
     peak = [line for line in proc.stderr.splitlines() if line.startswith("peak ")]
     assert peak, proc.stderr

@@ -11,6 +11,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,15 @@ def mount(*args: str) -> None:
     p = subprocess.run(["mount", *args], capture_output=True, text=True)
     if p.returncode != 0:
         pytest.skip(f"needs `mount` as root (tmpfs and bind mounts): {p.stderr.strip() or p.returncode}")
+
+
+def delete_folder(path: Path) -> None:
+    """Delete `path` as `rm -rf` would, while the run's writer thread may still be adding a file to it (one
+    `rmtree` then fails with 'Directory not empty'); a run that recreated the folder would keep this from ending."""
+    deadline = time.monotonic() + 10
+    while path.exists():
+        assert time.monotonic() < deadline, f"{path} keeps coming back"
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def unmount(path: Path) -> None:
@@ -129,8 +139,6 @@ class After(Callback):
 
     def on_step_end(self, step) -> None:
         if step.index == self.n:
-            import time
-
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:
@@ -146,7 +154,7 @@ def test_a_folder_deleted_mid_run_stops_the_run(noisy, tmp_path):
     env = ReplayEnv(noisy)
     out = tmp_path / "run"
     a = agent(env, out)
-    a.callbacks.append(After(2, out, lambda: shutil.rmtree(out)))
+    a.callbacks.append(After(2, out, lambda: delete_folder(out)))
     result = a.run("x")
     assert result.status == "record_error" and "No such file or directory" in result.reason
     assert str(out) in result.reason
@@ -155,14 +163,21 @@ def test_a_folder_deleted_mid_run_stops_the_run(noisy, tmp_path):
 
 
 def test_a_folder_remounted_read_only_mid_run_stops_the_run(noisy, tmp_path):
+    # A read-only bind mount laid over the folder mid-run: every later open by name fails with EROFS, as after
+    # the kernel's errors=remount-ro. (`mount -o remount,ro` of the file system itself is refused with EBUSY
+    # while the recorder holds steps.jsonl open for appending, as it does for the whole run.)
     d = tmp_path / "fs"
     d.mkdir()
-    mount("-t", "tmpfs", "-o", "size=64m", "tmpfs", str(d))
+
+    def read_only() -> None:
+        mount("--bind", str(d), str(d))
+        mount("-o", "remount,bind,ro", str(d))
+
     try:
         env = ReplayEnv(noisy)
         out = d / "run"
         a = agent(env, out)
-        a.callbacks.append(After(2, out, lambda: mount("-o", "remount,ro", str(d))))
+        a.callbacks.append(After(2, out, read_only))
         result = a.run("x")
         assert result.status == "record_error" and "Read-only file system" in result.reason
         assert len(env.executed) == 3
@@ -220,7 +235,7 @@ def test_cli_folder_deleted_mid_run(noisy, tmp_path):
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     first = proc.stdout.readline()  # the end of step 1; step 2 is waiting 3 s
     assert json.loads(first)["index"] == 1, first + proc.stderr.read()
-    shutil.rmtree(out)
+    delete_folder(out)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1, stdout + stderr
     assert "Traceback" not in stderr

@@ -413,9 +413,10 @@ def main() -> int:
     if not xvfb_available():
         print("needs Xvfb (apt install xvfb)", file=sys.stderr)
         return 2
-    if not shutil.which("xdotool"):
-        print("needs xdotool (apt install xdotool)", file=sys.stderr)
-        return 2
+    for tool, why in (("xdotool", "clicks"), ("scrot", "pyautogui.screenshot(), the peer baseline")):
+        if not shutil.which(tool):
+            print(f"needs {tool} for {why} (apt install {tool})", file=sys.stderr)
+            return 2
     server = start_xvfb(args.width, args.height)
     os.environ.update(server.environ())
     os.environ.pop("WAYLAND_DISPLAY", None)

@@ -49,6 +49,8 @@ PARTS: tuple[SystemPart, ...] = (
     SystemPart(name="DejaVu fonts", apt="fonts-dejavu-core", used_by="the simulated phone's and apps' text",
                file="/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     SystemPart(name="tkinter", apt="python3-tk", used_by="the desktop suite's and tests' apps", module="_tkinter"),
+    SystemPart(name="scrot", apt="scrot", used_by="the benchmarks' peer baselines (pyautogui.screenshot)",
+               executable="scrot"),
 )
 
 

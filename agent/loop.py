@@ -199,6 +199,7 @@ class Agent:
             log.exception("the run failed")
             status, reason, answer = "error", f"{type(exc).__name__}: {exc}", None
         if recorder:
+            self._record_final(state, recorder)
             traj = recorder.finish(status, reason, answer)  # a failed write turns any ending into record_error
             status, reason, answer = traj.status, traj.reason, traj.answer
         else:
@@ -257,6 +258,9 @@ class Agent:
         next_shot = self._settle_after(state, shot, acted, step)
         stall = self._stall_after(state, shot, next_shot, acted, step)
         self._record(state, step, shot, completion, part, recorder, traj)
+        # the screen after this step's actions, for the run's final frame: the settled capture when there
+        # was one (free), else None; `acted` says whether a capture at the end would show anything new
+        state.after = (state.index, next_shot if next_shot is not shot else None, acted and not self.dry_run)
         self._check_stop_rules(state, stall)
         return next_shot
 
@@ -396,6 +400,31 @@ class Agent:
             traj.steps.append(step)
         for cb in self.callbacks:
             cb.on_step_end(step)
+
+    def _record_final(self, state: _RunState, recorder: Recorder) -> None:
+        """Record the screen after the last recorded step's actions (``final.png``), however the run ended.
+
+        It is the settled observation the loop already took when there is one; only a last step whose
+        actions ended the run before it settled (terminate or answer after an action) costs one capture
+        here. A last step that changed nothing needs none: its own screenshot is the final screen.
+        """
+        if state.after is None:
+            return
+        index, shot, acted = state.after
+        if shot is None:
+            if not acted:
+                return
+            try:
+                if not self.env.settles:
+                    time.sleep(self.settle.min_wait)
+                shot = self.env.observe()
+            except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the env may be gone; the ending matters more
+                log.info("no final screenshot: %s", exc)
+                return
+        try:
+            recorder.add_final(index, shot.image, shot.screen)
+        except Exception as exc:  # noqa: BLE001 - an extra picture never keeps the ending from being written
+            log.warning("no final screenshot: %s", exc)
 
     def _check_stop_rules(self, state: _RunState, stall: _Stop | None) -> None:
         """Raise the `_Stop` that ends the run after this step, if any (in order of precedence)."""
@@ -576,6 +605,8 @@ class _RunState:
         self.feedback: list[str] = []
         self.executed: list[str] = []  # this step's calls that ran (or would, in a dry run): the history's
         self.end: _Stop | None = None  # a stop this step's actions or settling caused
+        # (step, the screen after its actions or None when none was captured, whether it acted): the final frame
+        self.after: tuple[int, Screenshot | None, bool] | None = None
 
 
 __all__ = ["CALLS", "MAX_PARSE_ERRORS", "SKIPPED", "STALL_REPEATS", "STALL_STEPS", "Agent", "Calls", "Result", "Settle",

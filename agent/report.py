@@ -93,6 +93,22 @@ class ActionView:
 
 
 @dataclass
+class FinalView:
+    """The screen after the last recorded step's actions (the trajectory's optional ``final.png``)."""
+
+    index: int  # the step it follows
+    anchor: str
+    started: str  # when it was captured
+    image: str | None
+    thumb: str | None
+    missing: str | None
+    width: int
+    height: int
+    tall: bool
+    marks: list[Mark] = field(default_factory=list)  # none: the actions are drawn on the step they belong to
+
+
+@dataclass
 class StepView:
     index: int
     anchor: str
@@ -116,6 +132,7 @@ class StepView:
     feedback: list[str]
     has_problem: bool
     notes: list[str] = field(default_factory=list)
+    tall: bool = False  # a portrait screen (a phone): the image is height-capped and the reply sits beside it
 
 
 # --------------------------------------------------------------------------- geometry
@@ -288,6 +305,33 @@ def _phase_names(traj: Trajectory) -> list[str]:
     return list(PHASES) + extra
 
 
+def _tall(width: int, height: int) -> bool:
+    return height > width
+
+
+def _final_view(traj: Trajectory, traj_dir: Path, missing_files: list[str]) -> FinalView | None:
+    """The report's last frame: the screen after the last step's actions, when the run recorded it."""
+    final = traj.final
+    if final is None or final.after_step != len(traj.steps) or not traj.steps:
+        return None  # a file edited so the final screen follows no recorded step: it would mislead
+    img, why = None, None
+    try:
+        img = _load_images(traj_dir, final.screenshot)
+    except RunFileMissing:
+        missing_files.append(final.screenshot)
+        why = f"screenshot {final.screenshot} is missing"
+    except UnsafeRunFile as exc:
+        raise TrajectoryError(f"final: {exc}") from None
+    except RunFileError as exc:
+        why = f"screenshot {final.screenshot} cannot be shown ({exc})"
+    last = traj.steps[-1].frame
+    width = img[2] if img else last.image_width if last else 16
+    height = img[3] if img else last.image_height if last else 9
+    return FinalView(index=final.after_step, anchor="final", started=_fmt_time(final.captured_at),
+                     image=img[0] if img else None, thumb=img[1] if img else None, missing=why, width=width,
+                     height=height, tall=_tall(width, height))
+
+
 def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[str]]:
     phases = _phase_names(traj)
     longest = max((sum(s.durations.values()) for s in traj.steps), default=0.0) or 1.0
@@ -353,6 +397,7 @@ def _step_views(traj: Trajectory, traj_dir: Path) -> tuple[list[StepView], list[
             has_problem=bool(step.error or why or any(a.error or not a.executed for a in step.actions
                                                       if a.model_action.get("action") not in ("wait",))),
             notes=notes,
+            tall=_tall(width, height),
         ))
     return views, sorted(missing_files)
 
@@ -369,6 +414,7 @@ def build_context(traj: Trajectory, traj_dir: Path) -> dict[str, Any]:
     """Everything the report template shows, as plain values (no I/O left for the template)."""
     meta = traj.meta
     steps, missing = _step_views(traj, traj_dir)
+    final = _final_view(traj, traj_dir, missing)
     totals = traj.totals()
     first_frame = next((s.frame for s in traj.steps if s.frame is not None), None)
     screen = meta.screen or (first_frame.screen if first_frame else None)
@@ -423,6 +469,7 @@ def build_context(traj: Trajectory, traj_dir: Path) -> dict[str, Any]:
         "phase_totals": [(p, v, v / phase_sum * 100) for p, v in phase_totals],
         "phase_sum": sum(v for _, v in phase_totals),
         "steps": steps,
+        "final": final,
         "generated": _fmt_time(time.time()),
         "fmt_s": _seconds,
     }

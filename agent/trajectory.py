@@ -1,7 +1,9 @@
 """The trajectory format and its recorder.
 
 A run directory holds ``trajectory.json`` (the run's metadata and ending, schema 2),
-``steps.jsonl`` (one `StepRecord` per line, in order) and ``step_NNN.png`` screenshots.
+``steps.jsonl`` (one `StepRecord` per line, in order), ``step_NNN.png`` screenshots and, optionally,
+``final.png``: the screen after the last recorded step's actions (`FinalScreen`; runs recorded
+before it, and runs whose last step changed nothing, have none).
 Recording costs the same at step 1,000 as at step 1: each step appends one line, written
 once with a single ``write`` on an ``O_APPEND`` file and flushed, and ``trajectory.json``
 (a few KB) is replaced atomically only at the start and at the end. Writes run on one
@@ -23,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import math
 import os
 import platform
@@ -46,7 +49,10 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+log = logging.getLogger("guiagent.agent")
+
 SCHEMA_VERSION = 2
+FINAL_SCREENSHOT = "final.png"  # the screen after the last step's actions (optional; see FinalScreen)
 READS = (1, 2)  # schema versions load_trajectory reads
 QUEUE_STEPS = 2  # steps that may wait for the disk before add_step blocks (each holds a screenshot)
 
@@ -176,6 +182,20 @@ class RunMeta(_Record):
         return v
 
 
+class FinalScreen(_Record):
+    """The screen after the last recorded step's actions, captured once when the run ends.
+
+    A step's screenshot is what the model saw before it acted, so without this the effect of the
+    run's last action is never on record. Optional in schema 2: older files lack it, and older
+    readers ignore it.
+    """
+
+    screenshot: str = Field(description="file name in the run folder (final.png)")
+    after_step: int = Field(ge=1, le=1_000_000, description="the step whose actions this screen follows")
+    captured_at: Timestamp
+    screen: ScreenSpace | None = None
+
+
 class Trajectory(_Record):
     schema_version: int = SCHEMA_VERSION
     meta: RunMeta
@@ -184,6 +204,7 @@ class Trajectory(_Record):
     reason: str | None = None
     answer: str | None = None
     ended_at: Timestamp | None = None
+    final: FinalScreen | None = None
 
     def totals(self) -> dict[str, float]:
         """Aggregates for reports: steps, tokens, seconds per phase."""
@@ -313,6 +334,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(QUEUE_STEPS)
         self._pending: list[Future[None]] = []
+        self._final: FinalScreen | None = None  # set once final.png is on disk
 
     @property
     def path(self) -> Path:
@@ -357,6 +379,27 @@ class Recorder:
             raise
         return waited
 
+    def add_final(self, after_step: int, screenshot: Image, screen: ScreenSpace | None = None) -> None:
+        """Record the screen after step `after_step`'s actions as ``final.png`` (written in the background).
+
+        `finish` names it in trajectory.json only when it is on disk and follows the last step on
+        disk. A failed write of this extra picture is logged, not a recording error: the steps and
+        the ending matter more.
+        """
+        final = FinalScreen(screenshot=FINAL_SCREENSHOT, after_step=after_step, captured_at=time.time(), screen=screen)
+        self._submit(self._write_final, final, screenshot)
+
+    def _write_final(self, final: FinalScreen, image: Image) -> None:
+        if self.error is not None or final.after_step != self._recorded:
+            return
+        path = self.dir / final.screenshot
+        try:
+            self._write_atomic(path, lambda fh: image.save(fh, format="PNG", compress_level=1), sync=False)
+        except Exception as exc:  # noqa: BLE001 - the final picture is extra; its failure must not end the recording
+            log.warning("cannot write %s: %s", path, exc)
+            return
+        self._final = final
+
     def check(self) -> float:
         """Wait until every step so far is on disk; the seconds waited. Raises the `RecordError` of a failed write."""
         t = time.perf_counter()
@@ -379,6 +422,8 @@ class Recorder:
                     del self.traj.steps[self._recorded:]
                 self.traj.status, self.traj.reason, self.traj.answer = status, reason, answer
                 self.traj.ended_at = time.time()
+                if self._final is not None and self._final.after_step == len(self.traj.steps):
+                    self.traj.final = self._final
             try:
                 self._write_atomic(self.path, self._head())
             except OSError as exc:

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from guiagent.agent.trajectory import ActionRecord, Trajectory
 
 RESULT_FILE = "result.json"
-FINAL_SCREENSHOT = "final.png"
 DONE_STATUSES = ("scored", "skipped", "invalid")  # --resume keeps these; error/interrupted run again
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guiagent.agent.runlock import RecordError, RunFolderInUse, lock_run_folder
+from guiagent.agent.trajectory import FINAL_SCREENSHOT
 from guiagent.harness import results
 from guiagent.harness.base import DEFAULT_INFEASIBLE_MAPPING, InfraError, InvalidTask, Sandbox, Task, TaskSkip
 from guiagent.harness.isolation import bwrap_path, unavailable_reason
@@ -384,7 +385,7 @@ class Runner:
             if result.status == "interrupted" and not timed_out.is_set():
                 return self._finish(task, folder, result, "interrupted", None, instruction, {}, False,
                                     reason=result.reason)
-            final = self._final_screenshot(sb, folder)
+            final = self._final_screenshot(sb, folder, result)
             try:
                 outcome = task.evaluate(sb, result)
             except TaskSkip as exc:
@@ -433,12 +434,16 @@ class Runner:
         )
 
     @staticmethod
-    def _final_screenshot(sb: Sandbox, folder: Path) -> Path | None:
+    def _final_screenshot(sb: Sandbox, folder: Path, result: Result) -> Path | None:
+        """The screen after the last step: the loop's own final frame when it recorded one, else one capture."""
+        final = result.trajectory.final
+        if final is not None and (folder / final.screenshot).is_file():
+            return folder / final.screenshot
         try:
             shot = sb.env.observe()
         except Exception:  # noqa: BLE001 - the final capture is a nicety for OSWorld's layout
             return None
-        path = folder / results.FINAL_SCREENSHOT
+        path = folder / FINAL_SCREENSHOT
         shot.image.save(path, compress_level=1)
         return path
 

@@ -209,3 +209,93 @@ def test_stall_rule_takes_the_envs_word_only_for_consecutive_observations():
     assert not screen_unchanged(first, shot(red, **{SEQ_KEY: 3, CHANGED_KEY: False}))
     assert not screen_unchanged(shot(white), shot(red))
     assert screen_unchanged(shot(white), shot(white.copy()))
+
+
+# --------------------------------------------------------------------------- the screen after the last action
+
+
+class CountingReplay(ReplayEnv):
+    """ReplayEnv that counts its captures."""
+
+    observed = 0
+
+    def observe(self):
+        self.observed += 1
+        return super().observe()
+
+
+def colour_of(path) -> tuple[int, int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.convert("RGB").getpixel((5, 5))
+
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 128, 0), (0, 0, 255)
+ONE_CAPTURE = Settle(enabled=False)  # one capture per step, so the captures can be counted
+
+
+def test_a_step_limit_run_keeps_the_settled_screen_as_its_final_frame_at_no_extra_capture(screens, tmp_path):
+    env = CountingReplay(screens)
+    click = call("computer_use", action="left_click", coordinate=[10, 10])
+    result = Agent(ScriptedModel([click, click]), env, out_dir=tmp_path / "out", settle=ONE_CAPTURE,
+                   max_steps=2).run("x")
+    assert result.status == "max_steps"
+    assert env.observed == 3  # the first screen and one settled capture per step: nothing more for the final frame
+    traj = load_trajectory(tmp_path / "out")
+    assert traj.final is not None and traj.final.after_step == 2 and traj.final.screenshot == "final.png"
+    assert traj.final.screen == SCREEN
+    # step 1 saw red, step 2 green; the screen after step 2's click is the third one
+    assert [colour_of(tmp_path / "out" / s.screenshot) for s in traj.steps] == [RED, GREEN]
+    assert colour_of(tmp_path / "out" / "final.png") == BLUE
+
+
+def test_an_action_then_terminate_costs_one_capture_at_the_end(screens, tmp_path):
+    env = CountingReplay(screens)
+    reply = (call("computer_use", action="left_click", coordinate=[10, 10])
+             + call("computer_use", action="terminate", status="success"))
+    result = Agent(ScriptedModel([reply]), env, out_dir=tmp_path / "out", settle=ONE_CAPTURE, calls="all").run("x")
+    assert result.status == "success" and env.observed == 2  # the first screen, then the final frame
+    traj = load_trajectory(tmp_path / "out")
+    assert traj.final.after_step == 1 and colour_of(tmp_path / "out" / "final.png") == GREEN
+
+
+def test_a_last_step_that_changed_nothing_needs_no_final_frame(screens, tmp_path):
+    env = CountingReplay(screens)
+    result = Agent(ScriptedModel([call("computer_use", action="terminate", status="success")]), env,
+                   out_dir=tmp_path / "out", settle=ONE_CAPTURE).run("x")
+    assert result.status == "success" and env.observed == 1
+    assert load_trajectory(tmp_path / "out").final is None and not (tmp_path / "out" / "final.png").exists()
+
+
+def test_a_run_ended_by_a_model_error_or_ctrl_c_still_has_its_final_frame(screens, tmp_path):
+    click = call("computer_use", action="left_click", coordinate=[10, 10])
+    # the script runs out at step 2: the final frame is the screen after step 1 (what step 2 observed)
+    result = Agent(ScriptedModel([click]), ReplayEnv(screens), out_dir=tmp_path / "a", settle=ONE_CAPTURE).run("x")
+    assert result.status == "model_error"
+    traj = load_trajectory(tmp_path / "a")
+    assert traj.final.after_step == 1 and colour_of(tmp_path / "a" / "final.png") == GREEN
+
+    class CtrlC(Callback):
+        def on_step_start(self, index):
+            if index == 3:
+                raise KeyboardInterrupt
+
+    agent = Agent(ScriptedModel([click] * 5), ReplayEnv(screens), out_dir=tmp_path / "b", settle=ONE_CAPTURE,
+                  callbacks=[CtrlC()])
+    assert agent.run("x").status == "interrupted"
+    traj = load_trajectory(tmp_path / "b")
+    assert len(traj.steps) == 2 and traj.final.after_step == 2
+    assert colour_of(tmp_path / "b" / "final.png") == BLUE
+
+
+def test_a_run_with_a_final_frame_replays_and_old_runs_without_one_still_read(screens, tmp_path):
+    click = call("computer_use", action="left_click", coordinate=[10, 10])
+    Agent(ScriptedModel([click, click]), ReplayEnv(screens), out_dir=tmp_path / "out", settle=ONE_CAPTURE,
+          max_steps=2).run("x")
+    assert (tmp_path / "out" / "final.png").is_file()
+    # --env replay: on it serves the recorded steps' screens, as before
+    env = ReplayEnv(tmp_path / "out")
+    assert len(env.steps) == 2 and env.observe().image.getpixel((5, 5)) == RED
+    # a file written before the field existed (the recorded screens fixture's kind) has none
+    assert load_trajectory(screens).final is None

@@ -230,20 +230,27 @@ def test_marks_map_hidpi_and_monitor_origin_to_captured_pixels() -> None:
 # --------------------------------------------------------------------------- browsing
 
 
-def test_keyboard_moves_between_steps(report: Path) -> None:
+def chrome_driver(size: tuple[int, int] = (1400, 900)):
+    """Headless Chromium driven by chromedriver (the caller quits it)."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("needs chromium and chromedriver (apt install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--window-size=1400,900"):
+              "--disable-component-update", "--disable-sync", "--force-device-scale-factor=1",
+              f"--window-size={size[0]},{size[1]}"):
         opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def test_keyboard_moves_between_steps(report: Path) -> None:
+    driver = chrome_driver()
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
     try:
         driver.get(report.as_uri())
 
@@ -383,3 +390,113 @@ def test_mobile_marks_swipe_long_press_and_buttons() -> None:
     assert (press.kind, press.style, press.label) == ("point", "press", "long press 3s")
     assert (back.kind, back.style, back.label) == ("chip", "key", 'system_button "Back"')
     assert (app.kind, app.label) == ("chip", 'open "Settings"')
+
+
+# --------------------------------------------------------------------------- the screen after the last action
+
+
+def test_the_report_ends_with_the_screen_after_the_last_action(screens_run: Path) -> None:
+    page = render_report(screens_run).read_text(encoding="utf-8")
+    traj = load_trajectory(screens_run)
+    n = len(traj.steps)
+    assert traj.final is not None and traj.final.after_step == n
+    assert f'<section class="step final" id="final">' in page and f"<h2>After step {n}</h2>" in page
+    assert f'alt="the screen after step {n}"' in page and 'data-step="final"' in page
+    # every step's image and thumbnail, then the final frame's
+    assert page.count('src="data:image/webp;base64,') == 2 * n + 2
+    # a run recorded without it (before the field existed) renders as before
+    (screens_run / "final.png").unlink()
+    page = render_report(screens_run).read_text(encoding="utf-8")
+    assert "1 screenshot missing: final.png." in page and "screenshot final.png is missing" in page
+
+
+@pytest.fixture
+def screens_run(tmp_path: Path) -> Path:
+    """A run of two clicks on three recorded screens that stops at its step limit (so it has a final frame)."""
+    from guiagent.agent.loop import Agent, Settle
+    from guiagent.envs.replay import ReplayEnv
+    from guiagent.model.scripted import ScriptedModel
+
+    from tests.recordings import record_screens
+
+    screens = record_screens(tmp_path / "screens", ["red", "green", "blue"])
+    click = call(action="left_click", coordinate=[10, 10])
+    out = tmp_path / "run"
+    Agent(ScriptedModel([click, click]), ReplayEnv(screens), out_dir=out, settle=Settle(enabled=False),
+          max_steps=2).run("two clicks")
+    return out
+
+
+def mobile(**arguments) -> str:
+    return "<tool_call>\n" + json.dumps({"name": "mobile_use", "arguments": arguments}) + "\n</tool_call>"
+
+
+def test_a_tall_phone_step_keeps_the_reply_beside_its_screenshot(android_env, tmp_path: Path) -> None:
+    """A real 1080x2400 run on the simulated phone: each step's image is height-capped, its reply to the right."""
+    from guiagent.agent.loop import Agent
+    from guiagent.model.scripted import ScriptedModel
+
+    thought = "The home screen is showing. I will open the app drawer to find Settings. " * 4
+    out = tmp_path / "phone"
+    result = Agent(ScriptedModel([thought + "\n" + mobile(action="swipe", coordinate=[546, 1800], coordinate2=[546, 600]),
+                                  thought + "\n" + mobile(action="system_button", button="Back")]),
+                   android_env, out_dir=out, max_steps=2, model_spec="scripted:phone.json",
+                   env_spec="android").run("Open the app drawer")
+    assert result.status == "max_steps", result.reason
+    traj = load_trajectory(out)
+    assert (traj.steps[0].frame.image_width, traj.steps[0].frame.image_height) == (1080, 2400)
+    report = render_report(out)
+    driver = chrome_driver((1400, 900))
+    try:
+        driver.get(report.as_uri())
+        boxes = driver.execute_script("""
+            return Array.from(document.querySelectorAll('section.step')).map(function (s) {
+              s.scrollIntoView({block: 'start'});
+              var r = function (el) { var b = el.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+              var reply = s.querySelector('pre.reply');
+              return {id: s.id, tall: s.classList.contains('tall'), section: r(s),
+                      image: r(s.querySelector('figure.shot .frame img')), reply: reply ? r(reply) : null,
+                      viewport: window.innerHeight};
+            });""")
+        assert driver.get_log("browser") == []
+    finally:
+        driver.quit()
+    assert [b["id"] for b in boxes] == ["step-1", "step-2", "final"] and all(b["tall"] for b in boxes)
+    for b in boxes:
+        left, top, right, bottom = b["image"]
+        assert bottom - top <= b["viewport"], b  # the image never needs a scroll to see whole
+        assert (bottom - top) / (right - left) == pytest.approx(2400 / 1080, rel=0.02), b  # not distorted
+        if b["reply"] is None:
+            continue  # the final frame has no reply
+        r_left, r_top, _, r_bottom = b["reply"]
+        assert r_left >= right and r_top < bottom, b  # beside the screenshot (starting next to it), not below it
+        assert r_top < b["section"][1] + b["viewport"], b  # within one screen of the step's top
+
+
+def test_bench_reports_show_the_score_the_verdict_and_times_as_times(screens_run: Path, tmp_path: Path) -> None:
+    """The harness's per-task report is headed by the score and the evaluator's verdict; its index reads as times."""
+    from guiagent.harness import results
+
+    out = tmp_path / "bench"
+    folder = results.task_dir(out, "editor", "write-greeting")
+    shutil.copytree(screens_run, folder)
+    started = time.time() - 30
+    rec = results.TaskRecord(task={"id": "write-greeting", "domain": "editor"}, status="scored", score=1.0,
+                             success=True, instruction="two clicks", steps=2, seconds=12.5,
+                             detail={"metric": "compare_text_file", "expected": "<b>hello</b>", "empty": ""},
+                             started_at=started, ended_at=started + 12.5)
+    results.write_record(folder, rec)
+    results.write_report(folder, rec)
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<dt>Score</dt><dd>1 (success)</dd>" in page
+    assert "<dt>Evaluator</dt><dd>metric: compare_text_file; expected: &lt;b&gt;hello&lt;/b&gt;</dd>" in page
+    assert page.index("<dt>Score</dt>") < page.index("<dt>Model</dt>")  # the verdict comes first
+    assert '<section class="step final" id="final">' in page  # and the task's last screen is shown
+    results.write_summary(out, {"suite": "desktop", "model": "scripted:x", "started_at": started,
+                                "ended_at": started + 30, "wall_seconds": 30.0, "interrupted": False, "workers": 1})
+    index = (out / "index.html").read_text(encoding="utf-8")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+    assert f"<dt>started_at</dt><dd>{stamp}</dd>" in index
+    assert "<dt>wall_seconds</dt><dd>30.0 s</dd>" in index and "<dt>interrupted</dt><dd>no</dd>" in index
+    assert re.search(r"<dd>\d{9,}\.\d+</dd>", index) is None and ">False<" not in index and ">True<" not in index
+    assert '<a href="editor/write-greeting/report.html">write-greeting</a>' in index and "12.50 s" in index

@@ -400,7 +400,7 @@ def test_the_report_ends_with_the_screen_after_the_last_action(screens_run: Path
     traj = load_trajectory(screens_run)
     n = len(traj.steps)
     assert traj.final is not None and traj.final.after_step == n
-    assert f'<section class="step final" id="final">' in page and f"<h2>After step {n}</h2>" in page
+    assert '<section class="step final" id="final">' in page and f"<h2>After step {n}</h2>" in page
     assert f'alt="the screen after step {n}"' in page and 'data-step="final"' in page
     # every step's image and thumbnail, then the final frame's
     assert page.count('src="data:image/webp;base64,') == 2 * n + 2

@@ -69,7 +69,8 @@ def test_a_second_run_on_a_folder_in_use_fails_at_once(tmp_path):
     assert first.returncode == 130, err
     traj = load_trajectory(out)  # the first run's trajectory, whole, with only its own steps
     assert traj.status == "interrupted" and traj.meta.model == f"scripted:{first_script}"
-    assert sorted(p.name for p in out.iterdir()) == sorted(["trajectory.json", "steps.jsonl", *(s.screenshot for s in traj.steps)])
+    named = [s.screenshot for s in traj.steps] + ([traj.final.screenshot] if traj.final else [])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["trajectory.json", "steps.jsonl", *named])
     # the folder is free again once the run has ended
     with lock_run_folder(out):
         pass

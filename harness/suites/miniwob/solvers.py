@@ -18,8 +18,20 @@ if TYPE_CHECKING:
     from guiagent.envs.browser import BrowserEnv
     from guiagent.tools.actions import Action
 
-# The first visible element matching a selector (and, if given, an exact trimmed text).
+# The first visible element matching a selector (and, if given, an exact trimmed text), with a point
+# where a click reaches it: MiniWoB places some widgets over others (click-button-sequence's buttons
+# overlap on some seeds), so the centre of the rectangle may belong to another element.
 _FIND_JS = """
+function reach(e, b) {
+  var at = [[.5, .5], [.3, .5], [.7, .5], [.5, .3], [.5, .7], [.15, .5], [.85, .5], [.5, .15], [.5, .85],
+            [.15, .15], [.85, .15], [.15, .85], [.85, .85]];
+  for (var i = 0; i < at.length; i++) {
+    var x = b.left + b.width * at[i][0], y = b.top + b.height * at[i][1];
+    var t = document.elementFromPoint(x, y);
+    if (t && (t === e || e.contains(t))) return [x, y];
+  }
+  return [b.left + b.width / 2, b.top + b.height / 2];
+}
 var els = Array.from(document.querySelectorAll(arguments[0]));
 for (var i = 0; i < els.length; i++) {
   var e = els[i];
@@ -28,7 +40,8 @@ for (var i = 0; i < els.length; i++) {
   if (b.width === 0 || b.height === 0) continue;
   var st = window.getComputedStyle(e);
   if (st.visibility === 'hidden' || st.display === 'none') continue;
-  return {x: b.left + b.width / 2, y: b.top + b.height / 2, w: b.width, h: b.height,
+  var p = reach(e, b);
+  return {x: p[0], y: p[1], w: b.width, h: b.height,
           value: (e.value === undefined ? null : e.value), checked: !!e.checked,
           focused: document.activeElement === e, scrollTop: e.scrollTop, scrollHeight: e.scrollHeight,
           offsetHeight: e.offsetHeight};

@@ -248,12 +248,14 @@ class Agent:
         for cb in self.callbacks:
             cb.on_step_start(state.index)
         step.durations["capture"] = state.capture_time
+        if recorder is not None:  # its PNG is encoded while the model thinks, not after the step
+            step.durations["record_wait"] = recorder.add_screenshot(state.index, shot.image)
         frame, part, messages = self._prompt(state, shot, step)
         completion = self._infer(state, messages, frame, step)
         calls = self._parse(state, completion, step)
         if recorder is not None:
             # the previous step is on disk before anything more is done; a disk slower than the loop shows here
-            step.durations["record_wait"] = recorder.check()
+            step.durations["record_wait"] = step.durations.get("record_wait", 0.0) + recorder.check()
         acted = self._act_on(state, calls, frame, step)
         next_shot = self._settle_after(state, shot, acted, step)
         stall = self._stall_after(state, shot, next_shot, acted, step)

@@ -10,7 +10,9 @@ once with a single ``write`` on an ``O_APPEND`` file and flushed, and ``trajecto
 background thread, in the order "screenshot, then the line that names it", so no line
 points at a file that is not there; a line cut short by a crash has no newline and is
 not read. At most `QUEUE_STEPS` steps wait for the disk: past that `Recorder.add_step`
-blocks (backpressure, timed by the loop as ``record_wait``). One run holds a folder at a
+blocks (backpressure, timed by the loop as ``record_wait``). The loop hands a step's screenshot
+over when the step starts (`Recorder.add_screenshot`), so its PNG is encoded while the model
+thinks and the actions settle, and the step's line follows it at the end. One run holds a folder at a
 time (agent/runlock.py); a write that fails stops the recording and, through
 `Recorder.check`, the run (status ``record_error``). `load_trajectory` also reads schema 1
 (every step inside ``trajectory.json``).
@@ -334,6 +336,9 @@ class Recorder:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(QUEUE_STEPS)
         self._pending: list[Future[None]] = []
+        self._last_line: Future[None] | None = None  # the write of the latest step's line
+        self._early: dict[int, str] = {}  # steps whose screenshot was handed over before their line
+        self._unnamed: set[str] = set()  # screenshots on disk that no line names yet
         self._final: FinalScreen | None = None  # set once final.png is on disk
 
     @property
@@ -358,22 +363,48 @@ class Recorder:
                                             f"({free / 2**20:.1f} MiB free, {PREFLIGHT_STEPS} steps of a {w}x{h} "
                                             f"screen need about {need / 2**20:.1f} MiB)")
 
-    def add_step(self, step: StepRecord, screenshot: Image | None) -> float:
-        """Record a finished step; the PNG and the line are written in the background, in that order.
+    def add_screenshot(self, index: int, screenshot: Image) -> float:
+        """Start writing step `index`'s screenshot now, before the step is done; `add_step` names it.
 
-        Blocks while `QUEUE_STEPS` steps already wait for the disk; returns the seconds it waited.
+        The PNG is encoded in the background while the step runs, instead of after it, so a loop
+        that waits for the previous step's line (`check`) does not wait for its encoding too. A
+        screenshot whose step never gets its line is removed by `finish`. Blocks while
+        `QUEUE_STEPS` steps already wait for the disk; returns the seconds it waited.
         """
-        if screenshot is not None:
-            step.screenshot = f"step_{step.index:03d}.png"
         t = time.perf_counter()
         self._slots.acquire()
         waited = time.perf_counter() - t
+        name = f"step_{index:03d}.png"
+        try:
+            self._submit(self._write_screenshot, name, screenshot)
+        except BaseException:
+            self._slots.release()
+            raise
+        self._early[index] = name
+        return waited
+
+    def add_step(self, step: StepRecord, screenshot: Image | None) -> float:
+        """Record a finished step; its PNG (unless `add_screenshot` took it) and its line are written in the
+        background, in that order.
+
+        Blocks while `QUEUE_STEPS` steps already wait for the disk; returns the seconds it waited.
+        """
+        early = self._early.pop(step.index, None)
+        waited = 0.0
+        if early is not None:
+            step.screenshot, screenshot = early, None
+        else:
+            if screenshot is not None:
+                step.screenshot = f"step_{step.index:03d}.png"
+            t = time.perf_counter()
+            self._slots.acquire()
+            waited = time.perf_counter() - t
         line = step.model_dump_json() + "\n"  # one step, not the run: the same cost at step 1 and step 1,000
         with self._lock:
             self.traj.steps.append(step)
             count = len(self.traj.steps)
         try:
-            self._submit(self._write_step, step.screenshot, screenshot, line, count)
+            self._last_line = self._submit(self._write_step, step.screenshot, screenshot, line, count)
         except BaseException:
             self._slots.release()
             raise
@@ -394,16 +425,18 @@ class Recorder:
             return
         path = self.dir / final.screenshot
         try:
-            self._write_atomic(path, lambda fh: image.save(fh, format="PNG", compress_level=1), sync=False)
+            self._write_png(path, image)
         except Exception as exc:  # noqa: BLE001 - the final picture is extra; its failure must not end the recording
             log.warning("cannot write %s: %s", path, exc)
             return
         self._final = final
 
     def check(self) -> float:
-        """Wait until every step so far is on disk; the seconds waited. Raises the `RecordError` of a failed write."""
+        """Wait until every step recorded so far is on disk (a screenshot handed over early may still be
+        on its way); the seconds waited. Raises the `RecordError` of a failed write."""
         t = time.perf_counter()
-        self.flush()
+        if self._last_line is not None:
+            self._last_line.result()  # one writer thread, in order: every earlier write is done too
         if self.error is not None:
             raise self.error
         return time.perf_counter() - t
@@ -416,6 +449,10 @@ class Recorder:
         """
         try:
             self.flush()
+            for name in self._unnamed:  # handed over early, but its step never ended
+                with contextlib.suppress(OSError):
+                    (self.dir / name).unlink()
+            self._unnamed.clear()
             with self._lock:
                 if self.error is not None:
                     status, reason, answer = "record_error", str(self.error), None
@@ -448,9 +485,26 @@ class Recorder:
         """trajectory.json: the run without its steps (those are in steps.jsonl), a few KB."""
         return self.traj.model_dump_json(indent=1, exclude={"steps"})
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+    def _submit(self, fn: Callable[..., None], *args: Any) -> Future[None]:
         self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._pool.submit(fn, *args))
+        future = self._pool.submit(fn, *args)
+        self._pending.append(future)
+        return future
+
+    def _write_screenshot(self, name: str, image: Image) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._write_png(self.dir / name, image)
+        except Exception as exc:  # noqa: BLE001 - whatever stops a write stops the recording
+            self.error = _record_error(self.dir / name, exc)
+            return
+        self._unnamed.add(name)
+
+    def _write_png(self, path: Path, image: Image) -> None:
+        # no fsync: the line's fsync orders nothing for this file, but a PNG lost to a power cut costs one
+        # picture, and the sync would double the time the next step waits for it
+        self._write_atomic(path, lambda fh: image.save(fh, format="PNG", compress_level=1), sync=False)
 
     def _write_step(self, name: str | None, image: Image | None, line: str, count: int) -> None:
         try:
@@ -465,12 +519,10 @@ class Recorder:
         target = png or self.steps_path
         try:
             if png is not None and image is not None:
-                shot: Image = image
-                # no fsync: the line's fsync below orders nothing for this file, but a PNG lost to a power cut
-                # costs one picture, and the sync would double the time the next step waits for it
-                self._write_atomic(png, lambda fh: shot.save(fh, format="PNG", compress_level=1), sync=False)
+                self._write_png(png, image)
             target = self.steps_path
             self._append(line.encode("utf-8"))
+            self._unnamed.discard(name or "")
         except Exception as exc:  # noqa: BLE001 - whatever stops a write stops the recording
             self.error = _record_error(target, exc)
             if png is not None:  # not named by a line on disk; removing it also frees room for the ending

@@ -95,6 +95,9 @@ def main() -> int:
         written = sum(p.stat().st_size for p in (tmp / "run").iterdir())
         print(f"RSS before the run {start_rss:,.0f} MB, after step {min(WARMUP, len(samples))} {warm:,.0f} MB, "
               f"at the end {end_rss:,.0f} MB, peak {rss_mb('VmHWM'):,.0f} MB")
+        marks = sorted({min(WARMUP, len(samples)), *(len(samples) * q // 4 for q in (1, 2, 3, 4))} - {0})
+        print("RSS by step (a leak grows steadily; the allocator's working set levels off): "
+              + ", ".join(f"{i}: {samples[i - 1]:,.0f}" for i in marks) + " MB")
         print(f"RSS growth after the warm-up: {growth:+,.0f} MB over {len(steps) - WARMUP} steps "
               f"(goal <= {GOAL_MB:.0f} MB) {'OK' if growth <= GOAL_MB else 'OVER'}")
         print(f"wall {wall:.1f} s, {wall / len(steps) * 1000:.0f} ms per step; {written / 2**20:,.1f} MiB written "

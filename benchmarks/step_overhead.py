@@ -12,8 +12,10 @@ B. Like for like against a plain pyautogui script (mss ``.rgb`` -> ``Image.fromb
    (pyautogui's default PAUSE = 0.1 s after the click; DesktopEnv's adaptive settle).
 C. The real loop (agent.loop.Agent + ScriptedModel, DesktopEnv(settle=True) as the CLI makes it):
    overhead = step wall - infer - settle, recording off and on. Target: median <= 10 ms at 1080p.
-   With recording on a step waits until the previous step's PNG is on disk before acting
-   (a run that cannot record must stop acting), so that wait is part of its overhead.
+   With recording on a step waits until the previous step is on disk before acting (a run that
+   cannot record must stop acting), so that wait (record_wait) is part of its overhead; the
+   step's PNG is encoded while the step runs (handed over at its start), so with this
+   zero-latency model the wait is the previous line's write, not a PNG encode.
 D. Peers' methods, written here from their description (no copied code):
    the Anthropic computer-use demo's: ``xdotool`` subprocess click, the shipped 2.0 s screenshot
    delay (and 0), a screenshot tool subprocess (scrot; a python-mss subprocess writing a PNG

@@ -6,11 +6,14 @@ Their replies go through the same dialect parser and Frame mapping as a real mod
 from __future__ import annotations
 
 import json
+from collections import deque
 from pathlib import Path
 
 from guiagent.model.base import Completion, Dialect, ImagePart, Message, Model, ModelError, RequestContext
 from guiagent.tools.runfiles import TRAJECTORY_FILE, RunFileError, RunFileMissing, read_run_record
 from pydantic import ValidationError
+
+KEEP_REQUESTS = 64
 
 
 class ScriptedModel(Model):
@@ -28,9 +31,10 @@ class ScriptedModel(Model):
         self.replies = list(replies)
         self.source = source
         self.calls = 0
-        # what each request said, for tests and debugging: its text and image sizes, never its pixels
-        # (a 4K screenshot per step would grow without bound over a long run)
-        self.requests: list[list[Message]] = []
+        # what the latest requests said, for tests and debugging: their text and image sizes, never their
+        # pixels (a 4K screenshot per step would grow without bound over a long run), and only the last
+        # KEEP_REQUESTS (each request repeats the whole history, so keeping all is quadratic in the run)
+        self.requests: deque[list[Message]] = deque(maxlen=KEEP_REQUESTS)
 
     @classmethod
     def from_file(cls, path: str | Path, *, dialect: str | None = None) -> ScriptedModel:

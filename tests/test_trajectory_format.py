@@ -97,6 +97,18 @@ def test_images_k_holds_exactly_k_screenshots_and_the_model_none(screens, tmp_pa
     assert all(p.image is None for req in model.requests for m in req for p in m.images())
 
 
+def test_the_scripted_model_keeps_only_its_latest_requests(screens, tmp_path):
+    """Each request repeats the whole history: keeping every one grows quadratically over a long run."""
+    from guiagent.model.scripted import KEEP_REQUESTS
+
+    steps = KEEP_REQUESTS + 6
+    model = ScriptedModel([click(10)] * steps)
+    frames = record_screens(tmp_path / "many", [f"#{i:02x}2040" for i in range(steps)], size=(64, 48))
+    Agent(model, ReplayEnv(frames), out_dir=tmp_path / "out", max_steps=steps, settle=FAST).run("x")
+    assert model.calls == steps and len(model.requests) == KEEP_REQUESTS
+    assert f"Step {steps - 1}:" in model.requests[-1][-1].text()  # the latest request is the last one kept
+
+
 def test_schema_1_runs_still_read():
     traj = load_trajectory(ROOT / "tests" / "data" / "desktop_run")
     data = json.loads((ROOT / "tests" / "data" / "desktop_run" / "trajectory.json").read_text())
@@ -145,3 +157,46 @@ def test_the_loop_records_record_wait_as_a_phase(screens, tmp_path):
     out = tmp_path / "out"
     Agent(ScriptedModel([click(10)] * 3), ReplayEnv(screens), out_dir=out, max_steps=3, settle=FAST).run("x")
     assert all("record_wait" in s.durations for s in load_trajectory(out).steps)
+
+
+class OnDisk(ScriptedModel):
+    """Notes, while it thinks, whether the step's own screenshot is already on disk."""
+
+    def __init__(self, replies: list[str], out: Path) -> None:
+        super().__init__(replies)
+        self.out, self.seen = out, []
+
+    def generate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
+        assert context is not None
+        png = self.out / f"step_{context.step:03d}.png"
+        deadline = time.monotonic() + 5
+        while not png.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.seen.append(png.exists())
+        return super().generate(messages, context)
+
+
+def test_a_steps_screenshot_is_written_while_the_model_thinks(screens, tmp_path):
+    """The PNG is encoded during the step, so waiting for the previous step's line does not wait for it."""
+    out = tmp_path / "out"
+    model = OnDisk([click(10)] * 3, out)
+    Agent(model, ReplayEnv(screens), out_dir=out, max_steps=3, settle=FAST).run("x")
+    assert model.seen == [True, True, True]
+    traj = load_trajectory(out)
+    assert [s.screenshot for s in traj.steps] == ["step_001.png", "step_002.png", "step_003.png"]
+
+
+def test_a_screenshot_handed_over_for_a_step_that_never_ended_is_removed(tmp_path):
+    meta = RunMeta(instruction="x", env="desktop", model="m", space="computer_use", min_pixels=3136,
+                   max_pixels=12845056, max_steps=10)
+    rec = Recorder(tmp_path / "run", meta)
+    image = Image.new("RGB", (64, 48), "red")
+    rec.add_screenshot(1, image)
+    rec.add_step(StepRecord(index=1, started_at=0), image)
+    rec.add_screenshot(2, image)  # the run is stopped before step 2 has its line
+    rec.check()
+    rec.finish("interrupted")
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == [
+        "step_001.png", "steps.jsonl", "trajectory.json"]
+    assert [s.screenshot for s in load_trajectory(run).steps] == ["step_001.png"]

@@ -14,6 +14,13 @@ shape, then 8 concurrent episodes batched into one generate vs the same 8 steps 
 after another. It prints a table (preprocess, prefill, decode tok/s, step, peak
 memory) and the ratios.
 
+Before timing, per screen, it checks that both paths give the model the same input: the
+``input_ids``, ``image_grid_thw`` and ``pixel_values`` that `hf:` passes to ``generate``
+against the cookbook's ``processor(text, images=[screenshot])`` (the image processor's
+backend, Pillow or torchvision, is printed), and that their greedy tokens agree, unforced
+(with random weights near-ties can flip an argmax where the two paths' kernels round
+differently; the count of equal leading tokens is printed).
+
     python benchmarks/gpu_step.py                 # GPU: 3B and 7B
     python benchmarks/gpu_step.py --models 7b --episodes 4
     python benchmarks/gpu_step.py --tiny          # CPU smoke test, seconds (CI)
@@ -159,6 +166,57 @@ def time_cookbook(model: Any, processor: Any, messages: list, screenshot: Any, b
             "new": new, "prompt": inputs["input_ids"].shape[1], "peak": _peak_gib(device)}
 
 
+def same_input_and_tokens(hf: Any, model: Any, processor: Any, messages: list, screenshot: Any,
+                          budget: PixelBudget, n: int, device: str) -> str:
+    """One line: whether hf: and the cookbook hand the model the same tensors, and how many greedy tokens agree."""
+    import torch
+    from guiagent.model import vision_attention
+
+    seen: dict[str, Any] = {}
+    generate = model.generate
+
+    def spy(**kw: Any) -> Any:
+        seen.update(kw)
+        return generate(**kw)
+
+    saved = hf.logits_processors, hf.max_new_tokens
+    hf.logits_processors, hf.max_new_tokens = [], n
+    model.generate = spy
+    try:
+        ours = hf.generate(_fresh(messages))
+    finally:
+        del model.generate  # the instance attribute only: the class's generate again
+        hf.logits_processors, hf.max_new_tokens = saved
+    plain = [{"role": m.role, "content": [{"type": "image", "image": screenshot} if p.type == "image"
+                                          else {"type": "text", "text": p.text} for p in m.content]} for m in messages]
+    text = processor.apply_chat_template(plain, tokenize=False, add_generation_prompt=True)
+    inputs = processor(text=[text], images=[screenshot], padding=True, return_tensors="pt",
+                       size={"shortest_edge": budget.min_pixels, "longest_edge": budget.max_pixels}).to(device)
+    verdict = []
+    for key in ("input_ids", "image_grid_thw", "pixel_values"):
+        a, b = seen[key], inputs[key]
+        if a.shape != b.shape:
+            verdict.append(f"{key} shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
+        elif not torch.equal(a, b):
+            verdict.append(f"{key} differ (max |diff| {float((a.float() - b.float()).abs().max()):.3g})")
+    vision_attention.set_enabled(model, False)
+    try:
+        with torch.inference_mode():
+            out = model.generate(**inputs, max_new_tokens=n, do_sample=False, temperature=None, top_k=None,
+                                 top_p=None)
+    finally:
+        vision_attention.set_enabled(model, True)
+    theirs = out[0, inputs["input_ids"].shape[1]:].tolist()
+    cook_text = hf.tokenizer.decode(theirs, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    agree = next((i for i, (x, y) in enumerate(zip(ours.text, cook_text, strict=False)) if x != y),
+                 min(len(ours.text), len(cook_text)))
+    same_text = ours.text == cook_text
+    backend = type(processor.image_processor).__name__
+    inputs_line = "identical input_ids, grid and pixel_values" if not verdict else "; ".join(verdict)
+    return (f"same input ({backend}): {inputs_line}; greedy {ours.usage.completion_tokens} tokens: "
+            + ("identical reply" if same_text else f"replies agree for {agree} characters, then differ"))
+
+
 def time_hf(hf: Any, messages: list, device: str) -> dict[str, float]:
     _peak_reset(device)
     t0 = time.perf_counter()
@@ -228,6 +286,8 @@ def run(args: argparse.Namespace) -> int:
                                                ImagePart(image=shot, size=hf.image_size(w, h)), [])
                 if hf.compiles:
                     hf.warmup(space, (w, h))
+                print(f"{arch} {w}x{h}: " + same_input_and_tokens(hf, model, processor, messages, shot, budget,
+                                                                  args.new_tokens, device))
                 cook = _median([time_cookbook(model, processor, messages, shot, budget, forced, device)
                                 for _ in range(repeats + 1)][1:])
                 ours = _median([time_hf(hf, _fresh(messages), device) for _ in range(repeats + 1)][1:])

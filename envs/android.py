@@ -532,7 +532,9 @@ class AndroidEnv(Env):
         t = time.perf_counter()
         img = self._capture(path)
         if self._new_frame:
-            self.new_frame_timings[path] = time.perf_counter() - t
+            took, prev = time.perf_counter() - t, self.new_frame_timings.get(path)
+            # smoothed: one capture's time is noisy (the phone's own rendering varies frame to frame)
+            self.new_frame_timings[path] = took if prev is None else prev + 0.3 * (took - prev)
             t_png, t_raw = self.new_frame_timings.get("png"), self.new_frame_timings.get("raw")
             if t_png is not None and t_raw is not None:
                 self.capture_path = "png" if t_png <= t_raw else "raw"

@@ -409,15 +409,35 @@ class HFModel(Model):
             kw["max_cache_len"] = -(-need // _CACHE_BUCKET) * _CACHE_BUCKET
         return kw
 
-    def _check_grid(self, grid: Any, images: list[Any]) -> None:
+    def _processor_image(self, part: ImagePart) -> Any:
+        """What the processor is given for one image part.
+
+        The screenshot itself when the processor's own resize lands on the part's (the Frame's) size:
+        the model then sees exactly the pixels of the cookbook's ``processor(images=[screenshot])``,
+        whichever backend the processor has (Pillow; or torchvision with the [gpu] extra, whose bicubic
+        differs from Pillow's by a little). Otherwise the part resized to its size (Pillow bicubic), so
+        the model's grid always matches the Frame.
+        """
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+        ip = self.processor.image_processor
+        factor = int(getattr(ip, "patch_size", PATCH)) * int(getattr(ip, "merge_size", 2))
+        w, h = part.image.size
+        try:
+            theirs = smart_resize(h, w, factor=factor, min_pixels=self.budget.min_pixels,
+                                  max_pixels=self.budget.max_pixels)
+        except ValueError:  # an aspect ratio the processor refuses: the Frame's own size decides
+            theirs = None
+        return part.image if theirs == (part.size[1], part.size[0]) else part.resized()
+
+    def _check_grid(self, grid: Any, sizes: list[tuple[int, int]]) -> None:
         grids = grid.tolist()
-        if len(grids) != len(images):
-            raise ModelError(f"the processor made {len(grids)} image grids for {len(images)} images")
+        if len(grids) != len(sizes):
+            raise ModelError(f"the processor made {len(grids)} image grids for {len(sizes)} images")
         ip = self.processor.image_processor
         patch = int(getattr(ip, "patch_size", PATCH))
         factor = patch * int(getattr(ip, "merge_size", 2))
-        for i, (img, thw) in enumerate(zip(images, grids, strict=True)):
-            w, h = img.size
+        for i, ((w, h), thw) in enumerate(zip(sizes, grids, strict=True)):
             if thw != [1, h // patch, w // patch] or h % factor or w % factor:
                 want = self.image_size(w, h)
                 raise ModelError(
@@ -436,12 +456,12 @@ class HFModel(Model):
 
         t0 = time.perf_counter()
         texts = [self.prompt_text(r.messages) for r in requests]
-        # The frame's model size, exactly (ImagePart resizes lazily, bicubic like the processor).
-        images = [part.resized() for r in requests for m in r.messages for part in m.images()]
+        parts = [part for r in requests for m in r.messages for part in m.images()]
         size = {"shortest_edge": self.budget.min_pixels, "longest_edge": self.budget.max_pixels}
-        inputs = self.processor(text=texts, images=images or None, size=size, padding=True, return_tensors="pt")
-        if images:
-            self._check_grid(inputs["image_grid_thw"], images)
+        inputs = self.processor(text=texts, images=[self._processor_image(p) for p in parts] or None, size=size,
+                                padding=True, return_tensors="pt")
+        if parts:
+            self._check_grid(inputs["image_grid_thw"], [(p.size[0], p.size[1]) for p in parts])
         inputs = inputs.to(self.model.device)
         if sync:
             sync()

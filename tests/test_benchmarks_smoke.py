@@ -20,6 +20,10 @@ def bench(*args: str) -> str:
 def test_gpu_step_tiny_runs_on_the_cpu():
     out = bench("benchmarks/gpu_step.py", "--tiny", "--episodes", "2", "--repeats", "1")
     assert "tiny 1920x1080" in out and "step cookbook/hf" in out and "batched vs one after another" in out
+    # the fast path hands the model the cookbook's very tensors, and greedy decoding then writes the same reply
+    for screen in ("1920x1080", "1080x2400"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"tiny {screen}: same input"))
+        assert "identical input_ids, grid and pixel_values" in line and "identical reply" in line, line
 
 
 def test_step_overhead_runs_on_its_own_xvfb():

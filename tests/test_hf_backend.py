@@ -151,6 +151,51 @@ def test_image_tokens_are_model_size_over_784(fresh, budget, screen, model_size)
     assert c.usage.prompt_tokens == text_tokens - 1 + w * h // 784
 
 
+class _RecordingProcessor:
+    """The real processor, noting the size of every image it is handed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.sizes = inner, []
+
+    def __call__(self, **kw):
+        self.sizes.append([im.size for im in kw.get("images") or []])
+        return self.inner(**kw)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_the_model_sees_the_pixels_of_the_cookbooks_processor_call(fresh, monkeypatch):
+    """hf: hands the processor the screenshot itself where the processor's own resize lands on the Frame's
+    size, so the model gets exactly the pixels of ``processor(text, images=[screenshot])`` whichever backend
+    (Pillow, or torchvision) the processor resizes with; the step's Frame is the same either way."""
+    import torch
+
+    shot = _noise(1366, 768, seed=3)
+    part = ImagePart(image=shot, size=fresh.image_size(1366, 768))
+    messages = fresh.dialect.messages("Click OK", "computer_use", part, [])
+    seen: dict = {}
+    generate = fresh.model.generate
+    monkeypatch.setattr(fresh.model, "generate", lambda **kw: seen.update(kw) or generate(**kw))
+    monkeypatch.setattr(fresh, "processor", _RecordingProcessor(fresh.processor))
+    fresh.generate(messages)
+    assert fresh.processor.sizes == [[(1366, 768)]]  # the screenshot, not a copy resized by us
+    size = {"shortest_edge": fresh.budget.min_pixels, "longest_edge": fresh.budget.max_pixels}
+    cookbook = fresh.processor.inner(text=[fresh.prompt_text(messages)], images=[shot], size=size, padding=True,
+                                     return_tensors="pt")
+    for key in ("input_ids", "image_grid_thw", "pixel_values"):
+        assert torch.equal(seen[key], cookbook[key]), key
+
+
+def test_a_frame_size_the_processor_would_not_choose_is_resized_first(fresh, monkeypatch):
+    w, h = fresh.image_size(1366, 768)
+    part = ImagePart(image=_noise(1366, 768), size=(w - 28, h))  # a valid grid, not the processor's own choice
+    messages = fresh.dialect.messages("Click OK", "computer_use", part, [])
+    monkeypatch.setattr(fresh, "processor", _RecordingProcessor(fresh.processor))
+    c = fresh.generate(messages)
+    assert fresh.processor.sizes == [[(w - 28, h)]] and c.usage.image_tokens == (w - 28) * h // 784
+
+
 def test_image_not_at_the_model_size_is_refused(fresh):
     part = ImagePart(image=_noise(1000, 700), size=(1000, 700))  # not a multiple of 28: processor would resize
     messages = fresh.dialect.messages("Click OK", "computer_use", part, [])

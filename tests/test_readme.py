@@ -364,3 +364,27 @@ def test_every_flag_the_readme_names_is_offered():
             assert re.search(rf"(?<![\w-]){re.escape(flag)}\b", text), f"`guiagent {' '.join(sub)}` has no {flag}"
             checked += 1
     assert checked > 40
+
+
+def test_commands_in_the_prose_name_real_modules_scripts_and_extras():
+    """Inline `python -m M`, `python benchmarks/S.py` and `pip install …[extra]` name what exists."""
+    import importlib.util
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    spans = re.findall(r"`([^`\n]+)`", README) + readme_commands()
+    modules = {m for s in spans for m in re.findall(r"^python -m ([\w.]+)", s)}
+    assert "guiagent.model.tiny" in modules
+    external = {"sglang.launch_server", "pytest"}  # the served model's engine; the test runner
+    for module in sorted(modules - external):
+        # only `guiagent` is installed: a bare `model.tiny` imports from a checkout's root, nowhere else
+        assert module.split(".")[0] == "guiagent" and importlib.util.find_spec(module) is not None, (
+            f"README: `python -m {module}` names no installed module")
+    scripts = {m for s in spans for m in re.findall(r"python (benchmarks/\w+\.py)", s)}
+    assert scripts and all((ROOT / s).is_file() for s in scripts), scripts
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    named = {e for s in spans for e in re.findall(r"(?:\.|guiagent)\[(\w+)\]", s)}
+    assert named and named <= extras, named - extras

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from guiagent.model.base import Completion, ImagePart, Message, Model, ModelError, RequestContext, Usage
 from guiagent.model.batching import Batcher
+from guiagent.model.messages import template_messages
 
 if TYPE_CHECKING:
     from guiagent.tools.actions import ActionSpace
@@ -383,10 +384,8 @@ class HFModel(Model):
             self._template_checked = True
             template = getattr(self.processor, "chat_template", None)
             if template:
-                plain = [{"role": m.role, "content": [
-                    {"type": "image"} if p.type == "image" else {"type": "text", "text": p.text}
-                    for p in m.content]} for m in messages]
-                theirs = self.processor.apply_chat_template(plain, tokenize=False, add_generation_prompt=True)
+                theirs = self.processor.apply_chat_template(template_messages(messages), tokenize=False,
+                                                            add_generation_prompt=True)
                 if theirs != text:
                     at = next((i for i, (a, b) in enumerate(zip(text, theirs, strict=False)) if a != b), min(len(text), len(theirs)))
                     log.warning("hf:%s: the checkpoint's chat template renders a different prompt than the %s "

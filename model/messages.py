@@ -6,6 +6,7 @@ the model package, so a dialect (`model.qwen25vl`) and the `Model` base both bui
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -111,3 +112,23 @@ def parse_policy(policy: str) -> int:
     if name == "images" and k.isdigit() and int(k) > 0:
         return int(k)
     raise ValueError(f"unknown history policy {policy!r}; use 'text' or 'images:K' (K >= 1)")
+
+
+def template_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """The messages as a chat template reads them: text as it is, one ``{"type": "image"}`` per screenshot."""
+    return [{"role": m.role, "content": [{"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
+                                         for p in m.content]} for m in messages]
+
+
+def render_chat_template(template: str, messages: list[Message], *, add_generation_prompt: bool = True) -> str:
+    """A model's Jinja chat template rendered as transformers renders it (sandboxed), one placeholder per image."""
+    text: str = _compiled(template).render(messages=template_messages(messages),
+                                           add_generation_prompt=add_generation_prompt)
+    return text
+
+
+@functools.cache
+def _compiled(template: str) -> Any:
+    import jinja2.sandbox
+
+    return jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).from_string(template)

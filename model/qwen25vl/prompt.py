@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from guiagent.model.messages import HistoryItem, ImagePart, Message, TextPart, parse_policy
+from guiagent.model.messages import (
+    HistoryItem,
+    ImagePart,
+    Message,
+    TextPart,
+    parse_policy,
+    render_chat_template,
+)
 from guiagent.model.qwen25vl.template import (
     ARGS_FORMAT,
     CHAT_TEMPLATE,
@@ -19,7 +25,6 @@ from guiagent.model.qwen25vl.template import (
 from guiagent.tools import definitions
 
 if TYPE_CHECKING:
-    import jinja2
     from guiagent.tools.actions import ActionSpace
 
 
@@ -122,20 +127,6 @@ def assemble_messages(
     return msgs
 
 
-@functools.cache
-def _template() -> jinja2.Template:
-    import jinja2.sandbox
-
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(CHAT_TEMPLATE)
-
-
 def render(messages: list[Message], *, add_generation_prompt: bool = True) -> str:
     """The exact text the model receives, with one image placeholder per screenshot."""
-    plain = [
-        {"role": m.role, "content": [{"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
-                                     for p in m.content]}
-        for m in messages
-    ]
-    text: str = _template().render(messages=plain, add_generation_prompt=add_generation_prompt)
-    return text
+    return render_chat_template(CHAT_TEMPLATE, messages, add_generation_prompt=add_generation_prompt)

@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import TYPE_CHECKING, Any
 
-from guiagent.model.messages import HistoryItem, ImagePart, Message
+from guiagent.model.messages import HistoryItem, ImagePart, Message, render_chat_template
 from guiagent.model.qwen3vl.template import (
     CHAT_TEMPLATE,
     MOBILE_QUERY,
@@ -85,20 +84,6 @@ def build_messages(
     )
 
 
-@functools.cache
-def _template() -> Any:
-    import jinja2.sandbox
-
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(CHAT_TEMPLATE)
-
-
 def render(messages: list[Message], *, add_generation_prompt: bool = True) -> str:
     """The exact text the model receives, with one image placeholder per screenshot."""
-    plain = [
-        {"role": m.role, "content": [{"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
-                                     for p in m.content]}
-        for m in messages
-    ]
-    rendered: str = _template().render(messages=plain, add_generation_prompt=add_generation_prompt)
-    return rendered
+    return render_chat_template(CHAT_TEMPLATE, messages, add_generation_prompt=add_generation_prompt)

@@ -283,11 +283,8 @@ class DesktopEnv(Env):
         # One mss handle per thread: older mss versions must not share one across threads.
         sct = getattr(self._local, "sct", None)
         if sct is None:
-            import mss
-
-            factory = getattr(mss, "MSS", None) or mss.mss
             try:
-                sct = factory()
+                sct = open_mss()
             except Exception as exc:  # noqa: BLE001
                 raise EnvError(f"cannot open the screen for capture on {self.display!r}: {exc}",
                                reason="display_lost") from None
@@ -740,15 +737,20 @@ def check_display(required: bool = False) -> tuple[CheckResult, bool]:
     return r("display", "OK", f"X11 {display} ({vendor}), root window {size}, XTEST present"), True
 
 
+def open_mss() -> Any:
+    """A screen-capture handle: `mss.MSS` (mss 10 deprecates the `mss.mss` factory older versions have)."""
+    import mss
+
+    return (getattr(mss, "MSS", None) or mss.mss)()
+
+
 def check_capture(required: bool = False, monitor: int | None = None) -> tuple[CheckResult, tuple[int, int] | None]:
     """mss grabs a 1x1 region; returns the virtual screen's captured size."""
     from guiagent.tools.checks import DESKTOP, dist_version, first_line, results_for, severity
 
     r = results_for(DESKTOP)
     try:
-        import mss
-
-        with mss.mss() as sct:
+        with open_mss() as sct:
             m = sct.monitors[0]
             shot = sct.grab({"left": m["left"], "top": m["top"], "width": 1, "height": 1})
             monitors = [_geom(x) for x in sct.monitors[1:]]

@@ -11,11 +11,21 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """Override any hook. Hooks run on the loop's thread; keep them cheap."""
+    """Override any hook. Hooks run on the loop's thread (`on_tokens` excepted); keep them cheap."""
+
+    wants_tokens: bool = False
+    """True: the loop asks the model to stream its reply and calls `on_tokens` as tokens arrive. Backends
+    stream only when some callback wants it, so a run nobody watches pays nothing for it."""
 
     def on_run_start(self, meta: RunMeta) -> None: ...
 
     def on_step_start(self, index: int) -> None: ...
+
+    def on_tokens(self, index: int, count: int) -> None:
+        """Step `index`'s reply has `count` tokens so far (only when `wants_tokens`; streaming backends only).
+
+        Called while the model generates, possibly from the backend's own thread, between `on_step_start`
+        and `on_completion`."""
 
     def on_completion(self, index: int, completion: Completion) -> None: ...
 

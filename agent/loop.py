@@ -41,6 +41,8 @@ from guiagent.tools.frame import Frame, OutOfFrame
 from PIL import ImageChops
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from guiagent.envs.base import Env
     from guiagent.model.base import Completion, Message, Model, ParsedCall
     from guiagent.tools.frame import Screenshot
@@ -290,7 +292,8 @@ class Agent:
         t = time.perf_counter()
         try:
             completion = self.model.generate(messages, RequestContext(
-                instruction=state.instruction, space=self.env.space, step=state.index, frame=frame, env=self.env))
+                instruction=state.instruction, space=self.env.space, step=state.index, frame=frame, env=self.env,
+                on_tokens=self._token_hook(state.index)))
         finally:
             step.durations["infer"] = time.perf_counter() - t
         if not completion.text.isascii():
@@ -302,6 +305,18 @@ class Agent:
         for cb in self.callbacks:
             cb.on_completion(state.index, completion)
         return completion
+
+    def _token_hook(self, index: int) -> Callable[[int], None] | None:
+        """The `on_tokens` hook for step `index`: None unless a callback wants token counts (no streaming then)."""
+        watchers = [cb for cb in self.callbacks if cb.wants_tokens]
+        if not watchers:
+            return None
+
+        def tell(count: int) -> None:
+            for cb in watchers:
+                cb.on_tokens(index, count)
+
+        return tell
 
     def _parse(self, state: _RunState, completion: Completion, step: StepRecord) -> list[ParsedCall]:
         """The reply's tool calls; an unreadable reply gives none and is fed back to the model."""

@@ -42,7 +42,10 @@ def describe_action(action: dict | None) -> str:
 
 class Progress(Callback):
     """Prints each step as it ends and the run's final line; `mode` "quiet" prints only the final line,
-    "json" one JSON object per step and one for the end."""
+    "json" one JSON object per step and one for the end.
+
+    On a terminal (`live`), a status line redrawn while the model thinks shows the step, the seconds so
+    far and, from backends that stream (hf:, openai:), the reply's tokens so far."""
 
     def __init__(self, mode: str = "lines", stream: TextIO | None = None, live: bool | None = None) -> None:
         self.mode = mode
@@ -51,6 +54,9 @@ class Progress(Callback):
         # On a terminal (only), a status line redrawn in place while the model thinks; a file or pipe gets
         # the plain per-step lines and no control characters.
         self.live = mode == "lines" and (_isatty(self.stream) if live is None else live)
+        # Token counts only feed the live line: without it the model is not asked to stream.
+        self.wants_tokens = self.live
+        self._tokens: tuple[int, int] | None = None  # (step, tokens so far), set from the backend's thread
         self._thinking: threading.Event | None = None
         self._ticker: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -62,17 +68,28 @@ class Progress(Callback):
         done = threading.Event()
         t0 = time.monotonic()
 
+        self._tokens = None
+
         def tick() -> None:
             while not done.wait(TICK_SECONDS):
                 with self._lock:
                     if not done.is_set():
                         self.stream.write(f"\r\x1b[2K{self.prefix}step {index:>3}  model thinking… "
-                                          f"{time.monotonic() - t0:.1f}s")
+                                          f"{time.monotonic() - t0:.1f}s{self._token_text(index)}")
                         self.stream.flush()
 
         self._thinking = done
         self._ticker = threading.Thread(target=tick, daemon=True, name="progress-thinking")
         self._ticker.start()
+
+    def on_tokens(self, index: int, count: int) -> None:
+        self._tokens = (index, count)  # one assignment: the ticker thread reads it whole
+
+    def _token_text(self, index: int) -> str:
+        seen = self._tokens
+        if seen is None or seen[0] != index:
+            return ""
+        return f"  {seen[1]} token{'' if seen[1] == 1 else 's'}"
 
     def on_completion(self, index: int, completion: Completion) -> None:
         self._stop_ticker()

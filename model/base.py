@@ -9,6 +9,7 @@ types are defined in `model.messages` (which dialects import) and re-exported he
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +33,39 @@ if TYPE_CHECKING:
 GroundTruth = Callable[[int], "Action | None"]
 """A harness task's ground truth for one episode: the right action at step N (1-based), in screen
 coordinates, or None when the task is done."""
+
+
+class TokenMeter:
+    """Passes a reply's running token count to a `RequestContext.on_tokens` hook, throttled.
+
+    A backend calls `update` as tokens arrive (as often as it likes) and `finish` at the end; the hook
+    hears at most one count per `interval` seconds, plus the final one, so a fast decoder does not pay
+    for a redraw per token.
+    """
+
+    def __init__(self, hook: Callable[[int], None], interval: float = 0.1) -> None:
+        self.hook = hook
+        self.interval = interval
+        self.count = 0
+        self._told = -1
+        self._last = float("-inf")
+
+    def update(self, count: int) -> None:
+        """The reply has `count` tokens so far."""
+        self.count = count
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._tell()
+
+    def finish(self) -> None:
+        """Generation ended: the hook hears the final count (once)."""
+        self._tell()
+
+    def _tell(self) -> None:
+        if self.count != self._told:
+            self._told = self.count
+            self.hook(self.count)
 
 
 class ModelError(Exception):
@@ -123,5 +157,5 @@ class Model:
 
 __all__ = [
     "Completion", "Dialect", "GroundTruth", "HistoryItem", "ImagePart", "Message", "Model", "ModelError",
-    "ParseError", "ParsedCall", "RequestContext", "TextPart", "Usage", "parse_policy",
+    "ParseError", "ParsedCall", "RequestContext", "TextPart", "TokenMeter", "Usage", "parse_policy",
 ]

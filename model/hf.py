@@ -28,7 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guiagent.model.base import Completion, ImagePart, Message, Model, ModelError, RequestContext, Usage
+from guiagent.model.base import (
+    Completion,
+    ImagePart,
+    Message,
+    Model,
+    ModelError,
+    RequestContext,
+    TokenMeter,
+    Usage,
+)
 from guiagent.model.batching import Batcher
 from guiagent.model.messages import template_messages
 
@@ -107,6 +116,44 @@ class _FirstTokenClock:
 @dataclass
 class _Request:
     messages: list[Message]
+    on_tokens: Callable[[int], None] | None = None  # RequestContext.on_tokens
+
+
+def _token_streamer(hooks: Sequence[Callable[[int], None] | None], stop_ids: Sequence[int]) -> Any:
+    """A transformers streamer that counts each batch row's new tokens and tells that row's hook.
+
+    A row stops counting at its first stop token (later steps only pad it), so each count ends at the
+    reply's `completion_tokens`. Only the hook is called: the tokens themselves are not kept.
+    """
+    from transformers.generation.streamers import BaseStreamer
+
+    class TokenCounter(BaseStreamer):  # type: ignore[misc]  # transformers is untyped here
+        def __init__(self) -> None:
+            self.meters = [TokenMeter(h) if h is not None else None for h in hooks]
+            self.counts = [0] * len(hooks)
+            self.done = [False] * len(hooks)
+            self.stops = set(stop_ids)
+            self.prompt_seen = False
+
+        def put(self, value: Any) -> None:
+            if not self.prompt_seen:  # generate hands over the prompt ids first
+                self.prompt_seen = True
+                return
+            for row, token in enumerate(value.reshape(-1).tolist()[: len(self.counts)]):
+                if self.done[row]:
+                    continue
+                self.counts[row] += 1
+                self.done[row] = token in self.stops
+                meter = self.meters[row]
+                if meter is not None:
+                    meter.update(self.counts[row])
+
+        def end(self) -> None:
+            for meter in self.meters:
+                if meter is not None:
+                    meter.finish()
+
+    return TokenCounter()
 
 
 @functools.cache
@@ -356,7 +403,7 @@ class HFModel(Model):
         return took
 
     def generate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
-        completion, waited = self._batcher.submit(_Request(list(messages)))
+        completion, waited = self._batcher.submit(_Request(list(messages), context.on_tokens if context else None))
         if self._batcher.max_batch > 1:
             completion = completion.model_copy(update={"timings": {**completion.timings, "queue": waited}})
         return completion
@@ -471,9 +518,12 @@ class HFModel(Model):
         for p in extra:
             if hasattr(p, "reset"):
                 p.reset()
+        hooks = [r.on_tokens for r in requests]
+        # Streaming copies each step's tokens to the host: paid only when someone watches the count.
+        streamer = _token_streamer(hooks, self.stop_ids) if any(hooks) else None
         with torch.inference_mode():
             out = self.model.generate(**inputs, **self._generation_kwargs(max_new, inputs["input_ids"].shape[1]),
-                                      logits_processor=[clock, *extra])
+                                      logits_processor=[clock, *extra], streamer=streamer)
         if sync:
             sync()
         t2 = time.perf_counter()

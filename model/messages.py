@@ -7,6 +7,7 @@ the model package, so a dialect (`model.qwen25vl`) and the `Model` base both bui
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -85,6 +86,10 @@ class RequestContext(BaseModel):
     frame: Any = None  # tools.frame.Frame
     env: Any = None  # the live env, for ground-truth backends only
     truth: Any = None  # an offline benchmark sample's ground truth, for its oracle only
+    on_tokens: Callable[[int], None] | None = Field(
+        default=None, description="called with the number of reply tokens generated so far, while the reply is "
+        "being generated, by backends that can stream (hf:, openai:); None: nobody is watching, so no backend "
+        "streams. It may be called from a backend's own thread and must be cheap")
 
 
 class ParsedCall(BaseModel):

@@ -5,7 +5,10 @@ the tools as text (as the cookbooks do; no ``tools=`` parameter), user content k
 the local order (text, then the screenshot), and the screenshot is sent as a PNG data
 URL already at the frame's model size, so a server whose processor budget contains
 the agent's (vLLM ``--mm-processor-kwargs``) does not resize it again. Only the
-standard library's HTTP client is used.
+standard library's HTTP client is used. When the agent watches the token count
+(`RequestContext.on_tokens`), the request adds ``stream: true`` and the server-sent
+chunks are assembled into the same reply; a server that answers one JSON body anyway
+is read as usual. Without a watcher the request is the plain, non-streamed one.
 
 Failures are one line: 401/403 (key), 404 (URL or model name), context too long, image
 limit; 429/5xx/connection errors/timeouts are retried with exponential backoff
@@ -28,6 +31,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from guiagent.model.base import (
@@ -38,6 +42,7 @@ from guiagent.model.base import (
     ModelError,
     RequestContext,
     TextPart,
+    TokenMeter,
     Usage,
 )
 from guiagent.model.image import FACTOR, image_tokens
@@ -188,11 +193,18 @@ class OpenAIModel(Model):
         """`text` without this backend's credentials (server messages may echo them)."""
         return redact(text, self._secrets())
 
-    def _once(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    def _once(self, method: str, path: str, body: dict[str, Any] | None,
+              on_tokens: Callable[[int], None] | None = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=self._headers())
+        headers = self._headers()
+        if on_tokens is not None:
+            headers["Accept"] = "text/event-stream, application/json"
+        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                if on_tokens is not None and resp.headers.get_content_type() == "text/event-stream":
+                    return _read_stream(resp, TokenMeter(on_tokens))
+                # A server that ignores "stream" answers one JSON body: parsed as if nothing was asked.
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             text = exc.read().decode("utf-8", errors="replace") if exc.fp else ""
@@ -216,13 +228,16 @@ class OpenAIModel(Model):
             raise _HTTPFailure(200, f"answer is not a JSON object: {raw[:120]!r}")
         return data
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *, retries: int | None = None
-                 ) -> dict[str, Any]:
-        """One call with bounded retries on 429/5xx/transport errors; other failures -> ModelError."""
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *, retries: int | None = None,
+                 on_tokens: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """One call with bounded retries on 429/5xx/transport errors; other failures -> ModelError.
+
+        `on_tokens`: the body asks for a stream; its chunks are counted and assembled into the answer a
+        plain request gets (a retry counts from 0 again)."""
         attempts = (self.max_retries if retries is None else retries) + 1
         for attempt in range(attempts):
             try:
-                return self._once(method, path, body)
+                return self._once(method, path, body, on_tokens)
             except _HTTPFailure as fail:
                 retryable = fail.status is None or fail.status in RETRY_STATUS
                 if not retryable or attempt == attempts - 1:
@@ -341,12 +356,17 @@ class OpenAIModel(Model):
         }
 
     def generate(self, messages: list[Message], context: RequestContext | None = None) -> Completion:
+        """One chat completion; streamed (``stream: true``) only when `context.on_tokens` watches the count."""
         if self.served_model is None:
             self.resolve_model()
         t0 = time.perf_counter()
         body = self.request_body(messages)
+        on_tokens = context.on_tokens if context is not None else None
+        if on_tokens is not None:
+            # include_usage: the last chunk carries the token usage a plain answer has
+            body.update(stream=True, stream_options={"include_usage": True})
         t1 = time.perf_counter()
-        data = self._request("POST", "/chat/completions", body)
+        data = self._request("POST", "/chat/completions", body, on_tokens=on_tokens)
         t2 = time.perf_counter()
         try:
             choice = data["choices"][0]
@@ -372,6 +392,82 @@ class OpenAIModel(Model):
             timings=timings,
             finish_reason="length" if reason == "length" else "stop",
         )
+
+
+def _read_stream(resp: Any, meter: TokenMeter) -> dict[str, Any]:
+    """A ``text/event-stream`` of chat.completion.chunk objects, assembled into a chat.completion answer.
+
+    Each chunk with content counts as one token (vLLM and SGLang send one per token) unless the chunk
+    reports ``usage.completion_tokens`` itself; the final usage chunk gives the answer's usage (without
+    one, the chunk count is its ``completion_tokens``). An
+    ``error`` event (vLLM sends one when generation fails mid-stream) is a failure like an error status.
+    """
+    parts: list[str] = []
+    finish: str | None = None
+    usage: dict[str, Any] | None = None
+    timings: Any = None
+    chunks = 0
+    for payload in _sse_data(resp):
+        if payload == "[DONE]":
+            break
+        try:
+            chunk = json.loads(payload)
+        except json.JSONDecodeError:
+            raise _HTTPFailure(200, f"stream event is not JSON: {payload[:120]!r}") from None
+        if not isinstance(chunk, dict):
+            raise _HTTPFailure(200, f"stream event is not a JSON object: {payload[:120]!r}")
+        if "error" in chunk:
+            err = chunk["error"]
+            code = err.get("code") if isinstance(err, dict) else None
+            raise _HTTPFailure(code if isinstance(code, int) else 500, _server_message(json.dumps(chunk)))
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            text = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(text, str) and text:
+                parts.append(text)
+                chunks += 1
+            finish = choice.get("finish_reason") or finish
+        if isinstance(chunk.get("usage"), dict):
+            usage = chunk["usage"]
+        if chunk.get("timings") is not None:
+            timings = chunk["timings"]
+        reported = usage.get("completion_tokens") if usage else None
+        count = reported if isinstance(reported, int) and reported >= chunks else chunks
+        if count:  # the role-only first chunk is no token
+            meter.update(count)
+    if chunks:
+        meter.finish()
+    answer: dict[str, Any] = {"object": "chat.completion", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "".join(parts)}, "finish_reason": finish}]}
+    # a server that ignores include_usage: the counted chunks are the best count there is
+    answer["usage"] = usage if usage is not None else {"completion_tokens": chunks}
+    if timings is not None:
+        answer["timings"] = timings
+    return answer
+
+
+def _sse_data(resp: Any) -> Iterator[str]:
+    """The data of each server-sent event (multi-line data joined by newlines; comments skipped)."""
+    data: list[str] = []
+    for raw in resp:
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise _HTTPFailure(200, f"stream is not UTF-8: {raw[:120]!r}") from None
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:  # a stream that ends without the closing blank line
+        yield "\n".join(data)
 
 
 def _round_up(n: int, step: int) -> int:

@@ -332,6 +332,103 @@ def test_concurrent_requests_share_one_batched_generate(tiny_checkpoint):
     single.close()
 
 
+def _context(hook):
+    from guiagent.model.base import RequestContext
+
+    return RequestContext(instruction="Click OK", space="computer_use", step=1, on_tokens=hook)
+
+
+@pytest.mark.parametrize("forced", [True, False], ids=["stops-at-tool-call", "cut-at-max-new-tokens"])
+def test_streaming_counts_tokens_and_leaves_the_reply_byte_identical(fresh, monkeypatch, forced):
+    from guiagent.model.hf import ForcedReply
+
+    if forced:
+        fresh.logits_processors = [ForcedReply.from_text(fresh.tokenizer, CLICK)]
+    fresh.max_new_tokens = 48
+    messages = _messages(fresh, 640, 400)
+    plain = fresh.generate(messages)
+    streamers = []
+    original = fresh.model.generate
+
+    def spy(*args, **kwargs):
+        streamers.append(kwargs.get("streamer"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fresh.model, "generate", spy)
+    counts: list[int] = []
+    streamed = fresh.generate(messages, _context(counts.append))
+    silent = fresh.generate(messages, _context(None))
+    assert streamers[0] is not None and streamers[1] is None  # no hook, no streamer: nothing paid
+    assert streamed.text == plain.text == silent.text  # byte for byte
+    assert (streamed.usage, streamed.finish_reason) == (plain.usage, plain.finish_reason)
+    assert plain.finish_reason == ("stop" if forced else "length")
+    assert counts[0] == 1 and counts[-1] == plain.usage.completion_tokens  # the stop token counted, no padding
+    assert counts == sorted(set(counts))
+
+
+def test_token_meter_throttles_and_always_tells_the_final_count():
+    from guiagent.model.base import TokenMeter
+
+    heard: list[int] = []
+    meter = TokenMeter(heard.append, interval=60.0)
+    for n in range(1, 1001):
+        meter.update(n)
+    assert heard == [1]  # a thousand tokens within the interval: one call
+    meter.finish()
+    meter.finish()
+    assert heard == [1, 1000]
+    fast = TokenMeter(heard.append, interval=0.0)
+    fast.update(5)
+    fast.update(6)
+    assert heard[-2:] == [5, 6]
+
+
+class _RowLengths:
+    """Forces batch row r to emit `lengths[r]` plain tokens, then <|im_end|>: rows of one batch stop apart."""
+
+    def __init__(self, tokenizer, lengths: list[int]) -> None:
+        self.word = tokenizer.encode("a", add_special_tokens=False)[0]
+        self.stop = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.lengths = lengths
+        self.start: int | None = None
+
+    def reset(self) -> None:
+        self.start = None
+
+    def __call__(self, input_ids, scores):
+        if self.start is None:
+            self.start = input_ids.shape[1]
+        k = input_ids.shape[1] - self.start
+        forced = scores.new_full(scores.shape, float("-inf"))
+        for row in range(scores.shape[0]):
+            forced[row, self.word if k < self.lengths[row % len(self.lengths)] else self.stop] = 0.0
+        return forced
+
+
+def test_a_batch_counts_each_rows_own_tokens_for_its_own_hook(tiny_checkpoint):
+    from guiagent.model.hf import HFModel
+
+    model = HFModel(str(tiny_checkpoint), max_new_tokens=20, max_batch=3, batch_wait_ms=30_000)
+    model.configure(SMALL)
+    model.logits_processors = [_RowLengths(model.tokenizer, [3, 9, 14])]
+    requests = [_messages(model, 640, 400, seed=i) for i in range(3)]
+    heard: dict[int, list[int]] = {0: [], 2: []}
+    hooks = {0: heard[0].append, 1: None, 2: heard[2].append}  # the middle request does not watch
+    out: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda i=i, r=r: out.__setitem__(i, model.generate(r, _context(hooks[i]))))
+               for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    model.close()
+    assert model.batches == 1
+    lengths = sorted(c.usage.completion_tokens for c in out.values())
+    assert lengths == [4, 10, 15]  # the rows stopped at different steps
+    for i in (0, 2):
+        assert heard[i][-1] == out[i].usage.completion_tokens  # its own row's count, not the batch's steps
+
+
 def test_load_errors_are_one_line(tmp_path, monkeypatch):
     from guiagent.model.hf import HFModel
     from guiagent.model.spec import load_model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import socket
 import threading
 import time
@@ -37,6 +38,12 @@ class ChatServer:
         self.reply = REPLY
         self.finish_reason = "stop"
         self.hang_s = 1.0
+        # Streaming: with `sse` a request with "stream": true gets server-sent chunks (`chunk_delay` apart,
+        # usage last when asked); without it the server ignores "stream" and answers one JSON body.
+        self.sse = False
+        self.chunk_delay = 0.0
+        self.stream_error_after: int | None = None  # this many chunks, then an error event (once)
+        self.usage_chunk = True  # False: a server that ignores stream_options.include_usage
         self._template = jinja2.sandbox.ImmutableSandboxedEnvironment(
             trim_blocks=True, lstrip_blocks=True).from_string(CHAT_TEMPLATE)
         server = self
@@ -56,6 +63,41 @@ class ChatServer:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _send_stream(self, body: dict) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+
+                def raw(data: bytes) -> None:  # one HTTP chunk
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+
+                def event(obj: dict | str) -> None:
+                    raw(f"data: {obj if isinstance(obj, str) else json.dumps(obj)}\n\n".encode())
+
+                def chunk(delta: dict, finish: str | None = None) -> dict:
+                    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"],
+                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+                raw(b": ping\r\n\r\n")  # a comment (servers send them as keep-alives), CRLF line ends
+                event(chunk({"role": "assistant", "content": ""}))
+                for i, piece in enumerate(server.pieces()):
+                    if server.stream_error_after is not None and i == server.stream_error_after:
+                        server.stream_error_after = None
+                        event({"error": {"message": "engine died mid-stream", "code": 500}})
+                        break
+                    time.sleep(server.chunk_delay)
+                    event(chunk({"content": piece}))
+                else:
+                    event(chunk({}, server.finish_reason))
+                    if server.usage_chunk and (body.get("stream_options") or {}).get("include_usage"):
+                        event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [],
+                               "usage": {"prompt_tokens": 4000, "completion_tokens": len(server.pieces()),
+                                         "total_tokens": 4000 + len(server.pieces())}})
+                    event("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
 
             def do_GET(self) -> None:
                 server.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
@@ -94,6 +136,8 @@ class ChatServer:
                 if server.max_images is not None and len(record["image_sizes"]) > server.max_images:
                     return self._send(400, {"error": {"message": f"At most {server.max_images} image(s) may be "
                                                                  "provided in one request.", "code": 400}})
+                if body.get("stream") and server.sse:
+                    return self._send_stream(body)
                 return self._send(200, {
                     "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply},
@@ -107,6 +151,10 @@ class ChatServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
+
+    def pieces(self) -> list[str]:
+        """The reply as a tokenizer might stream it: words, runs of spaces, single punctuation marks."""
+        return re.findall(r"\w+|\s+|[^\w\s]", self.reply)
 
     def use_template(self, template: str) -> None:
         """Render with another checkpoint's chat template (a server serving another family)."""
@@ -242,6 +290,72 @@ def test_completion_fields_and_stop_string_restored(server):
     server.finish_reason, server.reply = "length", '<tool_call>\n{"name": "comp'
     c = model.generate(_step_messages(model, (1920, 1080), "computer_use", "Click"))
     assert c.finish_reason == "length" and c.text == '<tool_call>\n{"name": "comp'
+
+
+def _watching(counts: list[int]):
+    from guiagent.model.base import RequestContext
+
+    return RequestContext(instruction="Click", space="computer_use", step=1, on_tokens=counts.append)
+
+
+def test_a_watched_request_streams_and_assembles_the_same_reply(server):
+    server.sse, server.chunk_delay = True, 0.02
+    model = _model(server, served_model="Qwen/Qwen2.5-VL-7B-Instruct")
+    messages = _step_messages(model, (640, 400), "computer_use", "Click")
+    plain = model.generate(messages)
+    counts: list[int] = []
+    streamed = model.generate(messages, _watching(counts))
+    first, second = server.chats()
+    # unwatched: exactly today's request, no stream fields, JSON only
+    assert first["body"] == model.request_body(messages) and first["headers"]["Accept"] == "application/json"
+    assert second["body"] == {**model.request_body(messages), "stream": True, "stream_options": {"include_usage": True}}
+    assert "text/event-stream" in second["headers"]["Accept"]
+    n = len(server.pieces())
+    assert n > 20
+    assert streamed.text == plain.text == REPLY + "</tool_call>"  # same text, stop string put back the same way
+    assert (streamed.finish_reason, streamed.usage.prompt_tokens, streamed.usage.completion_tokens) == ("stop", 4000, n)
+    assert counts == sorted(set(counts)) and counts[0] == 1 and counts[-1] == n
+    assert 2 <= len(counts) < n  # throttled: ~0.5 s of chunks 20 ms apart, at most one count per 0.1 s
+    (call,) = model.dialect.parse(streamed.text, "computer_use")
+    assert call.action.coordinate == (966, 546)
+
+    server.finish_reason, server.reply, server.chunk_delay = "length", '<tool_call>\n{"name": "comp', 0.0
+    cut = model.generate(messages, _watching([]))
+    assert (cut.finish_reason, cut.text) == ("length", '<tool_call>\n{"name": "comp')
+
+
+def test_a_stream_without_usage_counts_its_chunks(server):
+    server.sse, server.usage_chunk = True, False
+    model = _model(server, served_model="Qwen/Qwen2.5-VL-7B-Instruct")
+    counts: list[int] = []
+    c = model.generate(_step_messages(model, (640, 400), "computer_use", "Click"), _watching(counts))
+    assert c.text == REPLY + "</tool_call>"
+    assert c.usage.completion_tokens == len(server.pieces()) == counts[-1] and c.usage.prompt_tokens == 0
+
+
+def test_a_server_that_ignores_stream_is_read_as_one_json_answer(server):
+    assert not server.sse  # answers "stream": true with one application/json body
+    model = _model(server, served_model="Qwen/Qwen2.5-VL-7B-Instruct")
+    counts: list[int] = []
+    c = model.generate(_step_messages(model, (640, 400), "computer_use", "Click"), _watching(counts))
+    assert server.chats()[0]["body"]["stream"] is True
+    assert c.text == REPLY + "</tool_call>"
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.finish_reason) == (4000, 31, "stop")
+    assert counts == []  # nothing streamed, nothing counted
+
+
+def test_an_error_event_mid_stream_is_retried_from_the_start(server):
+    server.sse, server.stream_error_after = True, 3
+    model = _model(server, served_model="Qwen/Qwen2.5-VL-7B-Instruct")
+    counts: list[int] = []
+    c = model.generate(_step_messages(model, (640, 400), "computer_use", "Click"), _watching(counts))
+    assert c.text == REPLY + "</tool_call>"  # the three chunks of the failed try are not in the reply
+    assert len(server.chats()) == 2 and model.retries == 1
+    assert counts[0] == 1 and counts[-1] == len(server.pieces())
+    server.stream_error_after = 0
+    model.max_retries = 0
+    with pytest.raises(ModelError, match="server error 500 .*engine died mid-stream"):
+        model.generate(_step_messages(model, (640, 400), "computer_use", "Click"), _watching([]))
 
 
 @pytest.mark.parametrize("script", [["500", "500"], ["429", "500"], ["hang"], ["close", "429"]])

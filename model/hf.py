@@ -127,7 +127,7 @@ def _token_streamer(hooks: Sequence[Callable[[int], None] | None], stop_ids: Seq
     """
     from transformers.generation.streamers import BaseStreamer
 
-    class TokenCounter(BaseStreamer):  # type: ignore[misc]  # transformers is untyped here
+    class TokenCounter(BaseStreamer):
         def __init__(self) -> None:
             self.meters = [TokenMeter(h) if h is not None else None for h in hooks]
             self.counts = [0] * len(hooks)

@@ -215,9 +215,13 @@ def test_a_terminal_sees_a_live_status_line_while_the_model_thinks_and_a_pipe_se
         shown = Progress(stream=term)
         plain = Progress(stream=piped)
         assert shown.live and not plain.live
+        assert shown.wants_tokens and not plain.wants_tokens  # only a live line makes the model stream
         for p in (shown, plain):
             p.on_step_start(1)
-        time.sleep(0.8)
+        time.sleep(0.4)
+        for p in (shown, plain):
+            p.on_tokens(1, 7)
+        time.sleep(0.4)
         for p in (shown, plain):
             p.on_completion(1, Completion(text="x"))
             p.on_step_end(StepRecord(index=1, started_at=time.time(), feedback=[]))
@@ -229,5 +233,6 @@ def test_a_terminal_sees_a_live_status_line_while_the_model_thinks_and_a_pipe_se
         os.close(master)
     text = out.decode()
     assert re.search(r"\r\x1b\[2Kstep   1  model thinking… 0\.[5-9]s", text), repr(text)
+    assert re.search(r"\r\x1b\[2Kstep   1  model thinking… 0\.[5-9]s  7 tokens", text), repr(text)
     assert text.rstrip().endswith("\r\x1b[2Kstep   1  no action  (0.00s)"), repr(text)
     assert piped.getvalue() == "step   1  no action  (0.00s)\n"  # a file gets no control characters

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from guiagent.tools.sysdeps import install_hint, part
 
 from tests.test_openai_backend import ChatServer
 
@@ -43,7 +44,7 @@ class Tmux:
     def __init__(self, socket: Path, command: list[str], raw_log: Path | None = None) -> None:
         """`raw_log`: every byte the command writes to the terminal goes there too (tmux pipe-pane)."""
         if shutil.which("tmux") is None:
-            pytest.fail("tmux is not installed: sudo apt-get install tmux (a listed system part)")
+            pytest.fail(f"tmux is not installed: {install_hint([part('tmux')])}")
         self.base = ["tmux", "-S", str(socket)]
         # The command waits for "go" so pipe-pane is attached before its first byte; the pane outlives the
         # command (sleep), so its last screen can be read; EXIT= says it ended.

@@ -299,3 +299,50 @@ def test_a_run_with_a_final_frame_replays_and_old_runs_without_one_still_read(sc
     assert len(env.steps) == 2 and env.observe().image.getpixel((5, 5)) == RED
     # a file written before the field existed (the recorded screens fixture's kind) has none
     assert load_trajectory(screens).final is None
+
+
+class _Events(Callback):
+    """Records the hooks it hears, in order; `wants_tokens` as given."""
+
+    def __init__(self, wants_tokens: bool) -> None:
+        self.wants_tokens = wants_tokens
+        self.events: list[tuple] = []
+
+    def on_step_start(self, index: int) -> None:
+        self.events.append(("start", index))
+
+    def on_tokens(self, index: int, count: int) -> None:
+        self.events.append(("tokens", index, count))
+
+    def on_completion(self, index, completion) -> None:
+        self.events.append(("completion", index, completion.usage.completion_tokens))
+
+
+def test_token_counts_reach_the_callbacks_that_want_them_and_nothing_streams_otherwise(screens, tmp_path):
+    """The openai: backend against a loopback server that streams: each step's counts arrive between its start
+    and its completion, end at the reply's token count, and only where a callback asked for them."""
+    from guiagent.model.openai import OpenAIModel
+
+    from tests.test_openai_backend import ChatServer
+
+    server = ChatServer()
+    server.sse = True
+    server.reply = call("computer_use", action="left_click", coordinate=[10, 10]).removesuffix("</tool_call>")
+    try:
+        model = OpenAIModel(server.url, served_model="Qwen/Qwen2.5-VL-7B-Instruct")
+        watcher, bystander = _Events(True), _Events(False)
+        Agent(model, ReplayEnv(screens), settle=FAST, max_steps=2, callbacks=[watcher, bystander]).run("x")
+        chats = server.chats()
+        Agent(model, ReplayEnv(screens), settle=FAST, max_steps=1, callbacks=[bystander]).run("x")
+        unwatched = server.chats()[len(chats):]
+    finally:
+        server.close()
+    steps = [c for c in chats if c["body"].get("max_tokens") != 1]  # not check()'s 1-token probe
+    assert len(steps) == 2 and all(c["body"]["stream"] is True for c in steps)
+    n = len(server.pieces())
+    for index in (1, 2):
+        mine = watcher.events[watcher.events.index(("start", index)):watcher.events.index(("completion", index, n)) + 1]
+        counts = [e[2] for e in mine if e[0] == "tokens"]
+        assert counts and counts[-1] == n and all(e[1] == index for e in mine[1:])
+    assert not any(e[0] == "tokens" for e in bystander.events)
+    assert unwatched and all("stream" not in c["body"] for c in unwatched)

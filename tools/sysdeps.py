@@ -51,6 +51,8 @@ PARTS: tuple[SystemPart, ...] = (
     SystemPart(name="tkinter", apt="python3-tk", used_by="the desktop suite's and tests' apps", module="_tkinter"),
     SystemPart(name="scrot", apt="scrot", used_by="the benchmarks' peer baselines (pyautogui.screenshot)",
                executable="scrot"),
+    SystemPart(name="tmux", apt="tmux", used_by="the tests' real-terminal check of `guiagent run`'s live line",
+               executable="tmux"),
 )
 
 

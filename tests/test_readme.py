@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from guiagent.tools.sysdeps import apt_packages
 
 from tests.test_openai_backend import ChatServer
 
@@ -253,8 +254,7 @@ ELSEWHERE = {
 
 # Run by .ci/run on every push, as written (apt-get without sudo: CI is root).
 CI = {
-    "sudo apt-get install xvfb xdotool xclip x11-utils adb chromium chromium-driver bubblewrap fonts-dejavu-core "
-    "python3-tk scrot",
+    "sudo apt-get install " + " ".join(apt_packages()),  # guiagent/tools/sysdeps.py is the list
     "pip install torch==2.13.0 -e '.[test]'",
     "python -m pytest -q",
 }

@@ -74,6 +74,14 @@ class _HTTPFailure(Exception):
         self.retry_after = retry_after
 
 
+class _StreamRefused(Exception):
+    """A streamed request answered 400/422: the server may not take ``stream``/``stream_options``."""
+
+    def __init__(self, failure: _HTTPFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
 def normalize_base_url(url: str) -> str:
     """``host:8000`` -> ``http://host:8000/v1``; a URL with a path is kept as given (minus a trailing /)."""
     url = url.strip()
@@ -155,6 +163,7 @@ class OpenAIModel(Model):
         self.base_url = url
         self.spec = f"openai:{self.base_url}" if self._user is None else f"openai:{redact(normalize_base_url(base_url))}"
         self.served_model = served_model
+        self.streams = True  # False once the server refused a streamed request that it took plain
         self._adopt_dialect()
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("DASHSCOPE_API_KEY")
         if float(timeout) <= 0:
@@ -239,6 +248,8 @@ class OpenAIModel(Model):
             try:
                 return self._once(method, path, body, on_tokens)
             except _HTTPFailure as fail:
+                if on_tokens is not None and fail.status in (400, 422):
+                    raise _StreamRefused(fail) from None
                 retryable = fail.status is None or fail.status in RETRY_STATUS
                 if not retryable or attempt == attempts - 1:
                     raise ModelError(self._explain(fail, path, attempt + 1)) from None
@@ -361,12 +372,23 @@ class OpenAIModel(Model):
             self.resolve_model()
         t0 = time.perf_counter()
         body = self.request_body(messages)
-        on_tokens = context.on_tokens if context is not None else None
-        if on_tokens is not None:
-            # include_usage: the last chunk carries the token usage a plain answer has
-            body.update(stream=True, stream_options={"include_usage": True})
+        on_tokens = context.on_tokens if context is not None and self.streams else None
         t1 = time.perf_counter()
-        data = self._request("POST", "/chat/completions", body, on_tokens=on_tokens)
+        if on_tokens is None:
+            data = self._request("POST", "/chat/completions", body)
+        else:
+            # include_usage: the last chunk carries the token usage a plain answer has
+            streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            try:
+                data = self._request("POST", "/chat/completions", streamed, on_tokens=on_tokens)
+            except _StreamRefused as refused:
+                # Some OpenAI-compatible servers reject stream_options (or streaming) with a 400: the step
+                # must not fail because a terminal watches it. The plain request decides; if it succeeds,
+                # this server is not asked to stream again.
+                data = self._request("POST", "/chat/completions", body)
+                self.streams = False
+                log.warning("openai:%s refused a streamed request (%s); not streaming from it again",
+                            self.base_url, self.redact(_status_text(refused.failure)))
         t2 = time.perf_counter()
         try:
             choice = data["choices"][0]

@@ -344,6 +344,29 @@ def test_a_server_that_ignores_stream_is_read_as_one_json_answer(server):
     assert counts == []  # nothing streamed, nothing counted
 
 
+def test_a_server_that_refuses_a_streamed_request_is_asked_plainly_and_never_streamed_again(server):
+    model = _model(server, served_model="Qwen/Qwen2.5-VL-7B-Instruct")
+    server.sse = True
+    server.script = [(400, {"error": {"message": "Unrecognized request argument supplied: stream_options"}})]
+    counts: list[int] = []
+    messages = _step_messages(model, (640, 400), "computer_use", "Click")
+    c = model.generate(messages, _watching(counts))
+    assert c.text == REPLY + "</tool_call>" and counts == []
+    refused, plain = server.chats()
+    assert refused["body"]["stream"] is True and plain["body"] == model.request_body(messages)
+    model.generate(messages, _watching(counts))  # the next watched step asks plainly at once
+    assert "stream" not in server.chats()[2]["body"] and counts == []
+
+
+def test_a_bad_request_that_is_not_about_streaming_still_fails_in_one_line(server):
+    model = _model(server, served_model="Qwen/Qwen2.5-VL-7B-Instruct")
+    bad = (400, {"error": {"message": "temperature must be non-negative"}})
+    server.script = [bad, bad]
+    with pytest.raises(ModelError, match="request failed \\(400: temperature must be non-negative\\)"):
+        model.generate(_step_messages(model, (640, 400), "computer_use", "Click"), _watching([]))
+    assert len(server.chats()) == 2 and model.streams  # streaming was not the cause: still allowed
+
+
 def test_an_error_event_mid_stream_is_retried_from_the_start(server):
     server.sse, server.stream_error_after = True, 3
     model = _model(server, served_model="Qwen/Qwen2.5-VL-7B-Instruct")

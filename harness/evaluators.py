@@ -13,8 +13,9 @@ Getters: ``vm_command_line`` (a command's stdout), ``vm_file`` (a file the task 
 copied to the task's scratch folder), ``rule`` (the literal ``rules``), ``cloud_file``
 (a local fixture, or http(s) through OSWorld's cache), and for native tasks ``adb_shell``.
 Metrics: ``exact_match``, ``check_include_exclude``, ``compare_text_file``, OSWorld's file metrics
-in `harness.osworld_metrics` (``compare_table``, ``compare_docx_files``, ``check_direct_json_object``,
-``check_json_settings``), ``infeasible``, and ``miniwob_reward`` (MiniWoB's own raw reward: 1 = success).
+in `harness.osworld_metrics` (``compare_table``, ``compare_docx_files``, ``compare_pptx_files``,
+``check_direct_json_object``, ``check_json_settings``), ``infeasible``, and ``miniwob_reward``
+(MiniWoB's own raw reward: 1 = success).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ METRICS: dict[str, Callable[..., float]] = {
     "exact_match": exact_match,
     "check_include_exclude": check_include_exclude,
     "compare_text_file": compare_text_file,
-    **FILE_METRICS,  # compare_table, compare_docx_files, check_direct_json_object, check_json_settings
+    **FILE_METRICS,  # compare_table, compare_docx_files, compare_pptx_files, check_direct_json_object, ...
 }
 # Metrics that read the episode or the env themselves, not getter values.
 EPISODE_METRICS = ("infeasible", "miniwob_reward")

@@ -1,10 +1,10 @@
 """OSWorld's file metrics that unlock most of its tasks, written here with the libraries OSWorld uses.
 
 ``compare_table`` (openpyxl + pandas), ``compare_docx_files`` (python-docx, rapidfuzz),
-``check_direct_json_object`` and ``check_json_settings`` (plain JSON) score the same as OSWorld's
-functions of those names on the same inputs (tests/test_osworld_metrics.py compares them against
-the ``desktop-env`` wheel). Those libraries are the optional ``[osworld]`` extra and are imported
-lazily. Where OSWorld's function has a branch this module does not implement (a ``compare_table``
+``compare_pptx_files`` (python-pptx), ``check_direct_json_object`` and ``check_json_settings`` (plain
+JSON) score the same as OSWorld's functions of those names on the same inputs
+(tests/test_osworld_metrics.py compares them against the ``desktop-env`` wheel, 1.0.2). Those libraries
+are the optional ``[osworld]`` extra and are imported lazily. Where OSWorld's function has a branch this module does not implement (a ``compare_table``
 rule other than ``sheet_name``/``sheet_data``, an ``.odt`` document), `unsupported_options` names it
 and the task is skipped before it starts, never scored by a different rule.
 """
@@ -195,13 +195,304 @@ def compare_docx_files(file1: str | None, file2: str | None, **options: Any) -> 
     return 1.0 if all(a == b for a, b in pairs) else 0.0
 
 
+# ---------------------------------------------------------------------- presentations
+
+# OSWorld's option names and defaults; a value is read for its truth, as OSWorld does. The ``*_position``,
+# ``shift_size``, ``image_size`` and ``modify_height`` options are OSWorld's checks for single tasks (fixed
+# slide numbers, texts and EMU thresholds); ``enable_debug`` only makes OSWorld read every shape's type.
+PPTX_OPTIONS: dict[str, Any] = {
+    "examine_number_of_slides": True, "examine_shape": True, "examine_text": True, "examine_indent": True,
+    "examine_font_name": True, "examine_font_size": True, "examine_font_bold": True,
+    "examine_font_italic": True, "examine_color_rgb": True, "examine_font_underline": True,
+    "examine_strike_through": True, "examine_alignment": True, "examine_title_bottom_position": False,
+    "examine_table_bottom_position": False, "examine_right_position": False, "examine_top_position": False,
+    "examine_shape_for_shift_size": False, "examine_image_size": False, "examine_modify_height": False,
+    "examine_bullets": True, "examine_background_color": True, "examine_note": True,
+    "approximately_tolerance": 0.005, "enable_debug": True,
+}
+_BOX = ("left", "top", "width", "height")
+
+
+def compare_pptx_files(file1: str | None, file2: str | None, **options: Any) -> float:
+    """OSWorld's ``compare_pptx_files``: 1 when two .pptx files match slide by slide and shape by shape.
+
+    Checks (each an ``examine_*`` option, defaults as OSWorld's `PPTX_OPTIONS`): slide count, background
+    colour, notes, shape boxes (within ``approximately_tolerance``, relative), texts, paragraph alignment
+    (unset = left) and level, run fonts (name, size, bold, italic, RGB colour, underline, strike),
+    bullets, table cell formatting, and OSWorld's task-specific position checks. Shape, paragraph and
+    run counts must always match. Properties are read in OSWorld's order, because python-pptx writes on
+    some reads (a paragraph's level adds an ``a:pPr``) and the bullet check, which reads the whole slide
+    at each run, sees those. A missing or unreadable file, or one where OSWorld's function raises (a theme
+    background colour, a shape without a box against one with), scores 0.
+    """
+    if not file1 or not file2:
+        return 0.0
+    from pptx import Presentation
+
+    opt = {key: options.get(key, default) for key, default in PPTX_OPTIONS.items()}
+    try:
+        return 1.0 if _same_presentation(Presentation(file1), Presentation(file2), opt) else 0.0
+    except Exception:  # noqa: BLE001 - where OSWorld's function raises: a crashed metric is a 0 either way
+        return 0.0
+
+
+def _same_presentation(p1: Any, p2: Any, opt: dict[str, Any]) -> bool:
+    if opt["examine_number_of_slides"] and len(p1.slides) != len(p2.slides):
+        return False
+    return all(_same_slide(s1, s2, number, opt)
+               for number, (s1, s2) in enumerate(zip(p1.slides, p2.slides, strict=False), start=1))
+
+
+def _background_rgb(slide: Any) -> Any:
+    """The slide's solid background colour, else its master's; python-pptx's ``fill`` rewrites a style
+    reference to no fill on reading it, as it does for OSWorld."""
+    from pptx.enum.dml import MSO_FILL
+
+    fill = slide.background.fill
+    if fill.type == MSO_FILL.SOLID:
+        return fill.fore_color.rgb
+    if fill.type == MSO_FILL.BACKGROUND:
+        master = slide.slide_layout.slide_master.background.fill
+        return master.fore_color.rgb if master.type == MSO_FILL.SOLID else None
+    return None
+
+
+def _close(a: Any, b: Any, tolerance: float) -> bool:
+    if a == b:
+        return True
+    if a == 0 or b == 0:
+        return False
+    return bool(abs(a - b) / max(abs(a), abs(b)) <= tolerance)
+
+
+def _same_box(s1: Any, s2: Any, tolerance: float) -> bool:
+    return all(_close(getattr(s1, k), getattr(s2, k), tolerance) for k in _BOX)  # lazily, in OSWorld's order
+
+
+def _text_shapes(shapes: Any) -> list[Any]:
+    """Every shape with a text frame, group members included, in document order."""
+    out: list[Any] = []
+    for shape in shapes:
+        if hasattr(shape, "text") and hasattr(shape, "text_frame"):
+            out.append(shape)
+        if hasattr(shape, "shapes"):
+            out += _text_shapes(shape.shapes)
+    return out
+
+
+def _same_slide(s1: Any, s2: Any, number: int, opt: dict[str, Any]) -> bool:
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    # both colours and both notes are read whatever the options say: a colour python-pptx cannot give
+    # as RGB (a theme colour) or a notes page without a body fails OSWorld's function, so it scores 0
+    if _background_rgb(s1) != _background_rgb(s2) and opt["examine_background_color"]:
+        return False
+    if s1.notes_slide.notes_text_frame.text.strip() != s2.notes_slide.notes_text_frame.text.strip() \
+            and opt["examine_note"]:
+        return False
+    texts1, texts2 = _text_shapes(s1.shapes), _text_shapes(s2.shapes)
+    if len(s1.shapes) != len(s2.shapes):
+        return False
+    tol = float(opt["approximately_tolerance"])
+    for a, b in zip(s1.shapes, s2.shapes, strict=True):
+        if opt["enable_debug"]:
+            _ = (a.shape_type, b.shape_type)  # OSWorld's debug log reads both; an unknown shape type raises there
+        if not _same_position(a, b, number, tol, opt):
+            return False
+        if a.shape_type == MSO_SHAPE_TYPE.TABLE and not _same_table(a.table, b.table, opt):
+            return False
+        if hasattr(a, "text") and hasattr(b, "text") and not _same_text_shape(a, b, s1, s2, opt):
+            return False
+    if len(texts1) != len(texts2):
+        return False
+    if opt["examine_alignment"]:
+        for a, b in zip(texts1, texts2, strict=True):
+            if a.text.strip() != b.text.strip() and opt["examine_text"]:
+                return False
+            ps1, ps2 = a.text_frame.paragraphs, b.text_frame.paragraphs
+            if len(ps1) != len(ps2) or any(_alignment(x) != _alignment(y) for x, y in zip(ps1, ps2, strict=True)):
+                return False
+    return True
+
+
+def _same_position(a: Any, b: Any, number: int, tol: float, opt: dict[str, Any]) -> bool:
+    """The box checks: ``examine_shape`` and OSWorld's task-specific ones, in OSWorld's order."""
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    picture, table, freeform = MSO_SHAPE_TYPE.PICTURE, MSO_SHAPE_TYPE.TABLE, MSO_SHAPE_TYPE.FREEFORM
+    texts = hasattr(a, "text") and hasattr(b, "text")
+    if opt["examine_title_bottom_position"]:
+        if texts and a.text == b.text:
+            if a.text == "Product Comparison" and (a.top <= b.top or a.top < 3600000):
+                return False
+        elif not _same_box(a, b, tol):
+            return False
+    if opt["examine_table_bottom_position"]:
+        if number == 3 and a.shape_type == table and b.shape_type == table:
+            if a.top <= b.top or a.top < 3600000:
+                return False
+        elif not _same_box(a, b, tol):
+            return False
+    if opt["examine_right_position"] and number == 2 and not hasattr(a, "text") and not hasattr(b, "text") \
+            and (a.left <= b.left or a.left < 4320000):
+        return False
+    if opt["examine_top_position"] and number == 2 and a.shape_type == picture and b.shape_type == picture \
+            and (a.top >= b.top or a.top > 1980000):
+        return False
+    if opt["examine_shape_for_shift_size"] and not _same_box(a, b, tol) and not (
+            texts and a.text == b.text == "Elaborate on what you want to discuss."):
+        return False
+    if not _same_box(a, b, tol) and opt["examine_shape"]:  # the boxes are read even when not examined
+        return False
+    if opt["examine_image_size"]:
+        if a.shape_type == picture and b.shape_type == picture:
+            if not (_close(a.width, b.width, tol) and _close(a.height, b.height, tol)):
+                return False
+        elif not _same_box(a, b, tol):
+            return False
+    if opt["examine_modify_height"]:
+        if (not hasattr(a, "text") and not hasattr(b, "text")) or (
+                a.shape_type == freeform and b.shape_type == freeform):
+            if not _close(a.height, b.height, tol):
+                return False
+        elif not _same_box(a, b, tol):
+            return False
+    return True
+
+
+def _unset_or_false(a: Any, b: Any) -> bool:
+    return a in (None, False) and b in (None, False)
+
+
+def _underline_differs(u1: Any, u2: Any) -> bool:
+    """OSWorld's underline rule: two set values that differ, or unset against True (unset against False
+    or against a named underline style passes)."""
+    if u1 == u2:
+        return False
+    return (u1 is not None and u2 is not None) or (u1 is None and u2 is True) or (u1 is True and u2 is None)
+
+
+def _color_differs(f1: Any, f2: Any) -> bool:
+    """Two explicit RGB colours that differ; a theme or unset colour is not compared. Reading ``color``
+    turns a non-solid run fill into an empty solid one, as it does for OSWorld."""
+    if hasattr(f1.color, "rgb") and hasattr(f2.color, "rgb"):
+        return bool(f1.color.rgb != f2.color.rgb)
+    return False
+
+
+def _same_table(t1: Any, t2: Any, opt: dict[str, Any]) -> bool:
+    """Table cells' run formatting (their texts are not compared, as in OSWorld); bold, italic and
+    underline are compared whatever the ``examine_font_*`` options say, as OSWorld does."""
+    if len(t1.rows) != len(t2.rows) or len(t1.columns) != len(t2.columns):
+        return False
+    for r in range(len(t1.rows)):
+        for c in range(len(t1.columns)):
+            ps1, ps2 = t1.cell(r, c).text_frame.paragraphs, t2.cell(r, c).text_frame.paragraphs
+            if len(ps1) != len(ps2):
+                return False
+            for p1, p2 in zip(ps1, ps2, strict=True):
+                if len(p1.runs) != len(p2.runs):
+                    return False
+                for r1, r2 in zip(p1.runs, p2.runs, strict=True):
+                    if _color_differs(r1.font, r2.font) and opt["examine_color_rgb"]:
+                        return False
+                    f1, f2 = r1.font, r2.font
+                    if f1.bold != f2.bold and not _unset_or_false(f1.bold, f2.bold):
+                        return False
+                    if f1.italic != f2.italic and not _unset_or_false(f1.italic, f2.italic):
+                        return False
+                    if _underline_differs(f1.underline, f2.underline):
+                        return False
+    return True
+
+
+def _alignment(paragraph: Any) -> Any:
+    from pptx.enum.text import PP_ALIGN
+
+    value = paragraph.alignment
+    return PP_ALIGN.LEFT if value is None else value
+
+
+def _same_text_shape(a: Any, b: Any, slide1: Any, slide2: Any, opt: dict[str, Any]) -> bool:
+    if a.text.strip() != b.text.strip() and opt["examine_text"]:
+        return False
+    ps1, ps2 = a.text_frame.paragraphs, b.text_frame.paragraphs
+    if len(ps1) != len(ps2):
+        return False
+    for p1, p2 in zip(ps1, ps2, strict=True):
+        if opt["examine_alignment"] and _alignment(p1) != _alignment(p2):
+            return False
+        if p1.text != p2.text and opt["examine_text"]:
+            return False
+        # python-pptx adds an empty a:pPr to a paragraph whose level (or alignment) is read, which the
+        # bullet check below sees: the level is read whatever the options say, as OSWorld reads it
+        if p1.level != p2.level and opt["examine_indent"]:
+            return False
+        if len(p1.runs) != len(p2.runs):
+            return False
+        for r1, r2 in zip(p1.runs, p2.runs, strict=True):
+            if not _same_run(r1.font, r2.font, opt):
+                return False
+            if opt["examine_bullets"] and not _same_bullets(slide1.element, slide2.element):
+                return False
+    return True
+
+
+def _same_run(f1: Any, f2: Any, opt: dict[str, Any]) -> bool:
+    if f1.name != f2.name and opt["examine_font_name"]:
+        return False
+    if f1.size != f2.size and opt["examine_font_size"]:
+        return False
+    if f1.bold != f2.bold and opt["examine_font_bold"] and not _unset_or_false(f1.bold, f2.bold):
+        return False
+    if f1.italic != f2.italic and opt["examine_font_italic"] and not _unset_or_false(f1.italic, f2.italic):
+        return False
+    if _color_differs(f1, f2) and opt["examine_color_rgb"]:
+        return False
+    if _underline_differs(f1.underline, f2.underline) and opt["examine_font_underline"]:
+        return False
+    strike1, strike2 = (f._element.attrib.get("strike", "noStrike") for f in (f1, f2))  # python-pptx has no strike API
+    return not (strike1 != strike2 and opt["examine_strike_through"])
+
+
+def _bullets(slide_xml: Any) -> list[tuple[Any, str, str]] | None:
+    """(level, bullet character, text) of each paragraph with text anywhere on the slide; None when a
+    text element is empty, where OSWorld's extraction fails and it skips the bullet check."""
+    from pptx.oxml.ns import qn
+
+    out = []
+    for p in slide_xml.iter(qn("a:p")):
+        pieces = [t.text for t in p.iter(qn("a:t"))]
+        if any(piece is None for piece in pieces):
+            return None
+        text = "".join(pieces)
+        if not text.strip():
+            continue
+        ppr = p.find(qn("a:pPr"))
+        if ppr is None:
+            level, char = "No Level", "No Bullet"  # no a:pPr differs from an a:pPr without a level
+        else:
+            bu = ppr.find(qn("a:buChar"))
+            level = "0" if ppr.get("lvl") is None else ppr.get("lvl")  # unset is level 0, as OSWorld reads it
+            char = bu.get("char") if bu is not None else "No Bullet"
+        out.append((level, char, text))
+    return out
+
+
+def _same_bullets(slide1: Any, slide2: Any) -> bool:
+    b1, b2 = _bullets(slide1), _bullets(slide2)
+    return b1 is None or b2 is None or b1 == b2
+
+
 FILE_METRICS: dict[str, Callable[..., float]] = {
     "compare_table": compare_table,
     "compare_docx_files": compare_docx_files,
+    "compare_pptx_files": compare_pptx_files,
     "check_direct_json_object": check_direct_json_object,
     "check_json_settings": check_json_settings,
 }
-NEEDS_EXTRA = {"compare_table": ("openpyxl", "pandas"), "compare_docx_files": ("docx", "rapidfuzz")}
+NEEDS_EXTRA = {"compare_table": ("openpyxl", "pandas"), "compare_docx_files": ("docx", "rapidfuzz"),
+               "compare_pptx_files": ("pptx",)}
 
 
 def unsupported_options(func: str, options: dict[str, Any], getters: list[dict[str, Any]]) -> str | None:
@@ -226,5 +517,5 @@ def unsupported_options(func: str, options: dict[str, Any], getters: list[dict[s
     return None
 
 
-__all__ = ["FILE_METRICS", "TABLE_RULES", "check_direct_json_object", "check_json_settings", "compare_docx_files",
-           "compare_table", "unsupported_options"]
+__all__ = ["FILE_METRICS", "PPTX_OPTIONS", "TABLE_RULES", "check_direct_json_object", "check_json_settings",
+           "compare_docx_files", "compare_pptx_files", "compare_table", "unsupported_options"]

@@ -1,5 +1,6 @@
 """Differential tests: our OSWorld metrics score exactly as OSWorld's own functions (the ``desktop-env``
-wheel, installed with --no-deps) on the same files, generated here with openpyxl, python-docx and JSON.
+wheel, installed with --no-deps) on the same files, generated here with openpyxl, python-docx,
+python-pptx and JSON.
 
 OSWorld's metric modules are imported directly, without their package ``__init__`` (which imports every
 metric's dependencies, OCR and PDF libraries included)."""

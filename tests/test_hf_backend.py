@@ -8,22 +8,15 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
-from guiagent.envs.base import Env
 from guiagent.model.base import ImagePart, ModelError
 from guiagent.model.image import PixelBudget
-from guiagent.tools.actions import action_to_dict
-from guiagent.tools.frame import Screenshot, ScreenSpace
-from PIL import Image
+
+from tests.fixtures.tiny_model import RecordingDesktop, noise, step_messages
 
 SMALL = PixelBudget(max_pixels=200_000)  # keeps prompts ~1.5k tokens: fast on 2 CPU cores
 CLICK = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [630, 392]}}\n</tool_call>'
 DONE = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'
-
-
-def _noise(w: int, h: int, seed: int = 0) -> Image.Image:
-    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
 
 
 @pytest.fixture(scope="module")
@@ -43,34 +36,6 @@ def fresh(hf):
     saved = (hf.max_new_tokens, hf.temperature, hf.static_cache, list(hf.logits_processors), hf.budget)
     yield hf
     hf.max_new_tokens, hf.temperature, hf.static_cache, hf.logits_processors, hf.budget = saved
-
-
-def _messages(model, w: int, h: int, instruction: str = "Click OK", space: str = "computer_use", seed: int = 0):
-    part = ImagePart(image=_noise(w, h, seed), size=model.image_size(w, h))
-    return model.dialect.messages(instruction, space, part, [])
-
-
-class _RecordingDesktop(Env):
-    """A minimal computer_use env: a fixed 1280x800 screen that records what it executes."""
-
-    space = "computer_use"
-    name = "recording-desktop"
-
-    def __init__(self) -> None:
-        self.image = _noise(1280, 800, seed=3)
-        self.executed: list[dict] = []
-
-    def observe(self) -> Screenshot:
-        return Screenshot(image=self.image, screen=ScreenSpace(width=1280, height=800))
-
-    def execute(self, action) -> None:
-        self.executed.append(action_to_dict(action))
-
-    def describe(self) -> dict:
-        return {"env": self.name}
-
-    def close(self) -> None:
-        pass
 
 
 def test_processor_loads_from_the_checkpoint_files(hf):
@@ -93,9 +58,9 @@ def test_dialect_prompt_equals_the_checkpoint_chat_template(hf, space, policy):
 
     size = hf.image_size(1080, 2400)
     history = [HistoryItem(calls=['{"name": "mobile_use", "arguments": {"action": "open", "text": "Files"}}'],
-                           reply="<tool_call>\nx\n</tool_call>", image=ImagePart(image=_noise(108, 240), size=size))
+                           reply="<tool_call>\nx\n</tool_call>", image=ImagePart(image=noise(108, 240), size=size))
                for _ in range(3)]
-    part = ImagePart(image=_noise(108, 240), size=size)
+    part = ImagePart(image=noise(108, 240), size=size)
     messages = hf.dialect.messages("Open Files", space, part, history, policy=policy)
     plain = [{"role": m.role, "content": [{"type": "image"} if p.type == "image" else {"type": "text", "text": p.text}
                                           for p in m.content]} for m in messages]
@@ -112,7 +77,7 @@ def test_forced_tool_call_runs_through_generate_and_the_agent(fresh):
     forced = ForcedReply.from_text(fresh.tokenizer, CLICK + "\nand more text after the call", DONE)
     fresh.logits_processors = [forced]
     fresh.max_new_tokens = 64
-    env = _RecordingDesktop()
+    env = RecordingDesktop(1280, 800)
     seen = []
     original = fresh.generate
 
@@ -143,7 +108,7 @@ def test_forced_tool_call_runs_through_generate_and_the_agent(fresh):
 def test_image_tokens_are_model_size_over_784(fresh, budget, screen, model_size):
     fresh.configure(budget)
     assert fresh.image_size(*screen) == model_size
-    messages = _messages(fresh, *screen)
+    messages = step_messages(fresh, *screen)
     c = fresh.generate(messages)
     w, h = model_size
     assert c.usage.image_tokens == w * h // 784
@@ -171,7 +136,7 @@ def test_the_model_sees_the_pixels_of_the_cookbooks_processor_call(fresh, monkey
     (Pillow, or torchvision) the processor resizes with; the step's Frame is the same either way."""
     import torch
 
-    shot = _noise(1366, 768, seed=3)
+    shot = noise(1366, 768, seed=3)
     part = ImagePart(image=shot, size=fresh.image_size(1366, 768))
     messages = fresh.dialect.messages("Click OK", "computer_use", part, [])
     seen: dict = {}
@@ -189,7 +154,7 @@ def test_the_model_sees_the_pixels_of_the_cookbooks_processor_call(fresh, monkey
 
 def test_a_frame_size_the_processor_would_not_choose_is_resized_first(fresh, monkeypatch):
     w, h = fresh.image_size(1366, 768)
-    part = ImagePart(image=_noise(1366, 768), size=(w - 28, h))  # a valid grid, not the processor's own choice
+    part = ImagePart(image=noise(1366, 768), size=(w - 28, h))  # a valid grid, not the processor's own choice
     messages = fresh.dialect.messages("Click OK", "computer_use", part, [])
     monkeypatch.setattr(fresh, "processor", _RecordingProcessor(fresh.processor))
     c = fresh.generate(messages)
@@ -197,7 +162,7 @@ def test_a_frame_size_the_processor_would_not_choose_is_resized_first(fresh, mon
 
 
 def test_image_not_at_the_model_size_is_refused(fresh):
-    part = ImagePart(image=_noise(1000, 700), size=(1000, 700))  # not a multiple of 28: processor would resize
+    part = ImagePart(image=noise(1000, 700), size=(1000, 700))  # not a multiple of 28: processor would resize
     messages = fresh.dialect.messages("Click OK", "computer_use", part, [])
     with pytest.raises(ModelError, match="must be resized to the model size"):
         fresh.generate(messages)
@@ -208,7 +173,7 @@ def test_length_cut_usage_and_timings(fresh):
 
     fresh.logits_processors = [ForcedReply.from_text(fresh.tokenizer, CLICK)]
     fresh.max_new_tokens = 5
-    c = fresh.generate(_messages(fresh, 640, 400))
+    c = fresh.generate(step_messages(fresh, 640, 400))
     assert c.finish_reason == "length"
     assert c.usage.completion_tokens == 5
     assert CLICK.startswith(c.text)
@@ -220,7 +185,7 @@ def test_greedy_is_deterministic_and_temperature_samples(fresh):
     import torch
 
     fresh.max_new_tokens = 6
-    messages = _messages(fresh, 640, 400)
+    messages = step_messages(fresh, 640, 400)
     torch.manual_seed(1)
     greedy_a = fresh.generate(messages).text
     torch.manual_seed(2)
@@ -244,7 +209,7 @@ def test_static_cache_gives_the_same_generation_on_cpu(fresh, monkeypatch):
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(StaticCache, "__init__", spy)
-    messages = _messages(fresh, 640, 400, seed=5)
+    messages = step_messages(fresh, 640, 400, seed=5)
     dynamic = fresh.generate(messages)
     assert made == []
     fresh.static_cache = True
@@ -260,7 +225,7 @@ def test_packed_vision_attention_equals_the_stock_path(fresh):
     assert fresh.vision_attention == "packed" and vision_attention.is_enabled(fresh.model)
     visual = fresh.model.model.visual
     for w, h in [(588, 308), (196, 448), (56, 56)]:  # edge windows of several sizes; a single window
-        inputs = fresh.processor(text=["<|vision_start|><|image_pad|><|vision_end|>"], images=[_noise(w, h)],
+        inputs = fresh.processor(text=["<|vision_start|><|image_pad|><|vision_end|>"], images=[noise(w, h)],
                                  size={"shortest_edge": 3136, "longest_edge": w * h}, return_tensors="pt")
         with torch.inference_mode():
             packed = visual(inputs["pixel_values"], grid_thw=inputs["image_grid_thw"]).pooler_output
@@ -270,7 +235,7 @@ def test_packed_vision_attention_equals_the_stock_path(fresh):
             finally:
                 vision_attention.set_enabled(fresh.model, True)
         torch.testing.assert_close(packed, stock, atol=1e-5, rtol=1e-5)
-    messages = _messages(fresh, 1280, 800, seed=7)
+    messages = step_messages(fresh, 1280, 800, seed=7)
     with_packed = fresh.generate(messages)
     vision_attention.set_enabled(fresh.model, False)
     try:
@@ -292,21 +257,26 @@ def test_warmup_runs_single_and_full_batches_on_the_worker_thread(tiny_checkpoin
     assert {name for _, name in seen} == {"guiagent-hf_0"}  # the thread every later generate runs on
     model.close()
     with pytest.raises(ModelError, match="closed"):
-        model.generate(_messages(model, 200, 200))
+        model.generate(step_messages(model, 200, 200))
 
 
-def test_concurrent_requests_share_one_batched_generate(tiny_checkpoint):
+@pytest.mark.parametrize("checkpoint, budget", [("tiny_checkpoint", SMALL),
+                                                ("tiny_qwen3_checkpoint", PixelBudget(max_pixels=60_000))])
+def test_concurrent_requests_share_one_batched_generate(checkpoint, budget, request):
+    """Both families: three concurrent steps become one generate with three rows, each row's reply and usage
+    equal to the request's own unbatched generate."""
     from guiagent.model.hf import HFModel
 
-    single = HFModel(str(tiny_checkpoint), max_new_tokens=12)  # same weights, no batching
-    single.configure(SMALL)
+    path = str(request.getfixturevalue(checkpoint))
+    single = HFModel(path, max_new_tokens=12)  # same weights, no batching
+    single.configure(budget)
     # a long wait: the three threads surely meet; the batch starts as soon as it is full
-    model = HFModel(str(tiny_checkpoint), max_new_tokens=12, max_batch=3, batch_wait_ms=30_000)
-    model.configure(SMALL)
+    model = HFModel(path, max_new_tokens=12, max_batch=3, batch_wait_ms=30_000)
+    model.configure(budget)
     # different screens and instructions: different prompt lengths, so rows are left-padded
-    requests = [_messages(model, 640, 400, "Click OK", seed=1),
-                _messages(model, 300, 600, "Open the settings app and turn on Wi-Fi", seed=2),
-                _messages(model, 500, 500, "Scroll down", "mobile_use", seed=3)]
+    requests = [step_messages(model, 640, 400, "Click OK", seed=1),
+                step_messages(model, 300, 600, "Open the settings app and turn on Wi-Fi", seed=2),
+                step_messages(model, 500, 500, "Scroll down", "mobile_use", seed=3)]
     alone = [single.generate(r) for r in requests]
     calls = []
     original = model.model.generate
@@ -345,7 +315,7 @@ def test_streaming_counts_tokens_and_leaves_the_reply_byte_identical(fresh, monk
     if forced:
         fresh.logits_processors = [ForcedReply.from_text(fresh.tokenizer, CLICK)]
     fresh.max_new_tokens = 48
-    messages = _messages(fresh, 640, 400)
+    messages = step_messages(fresh, 640, 400)
     plain = fresh.generate(messages)
     streamers = []
     original = fresh.model.generate
@@ -411,7 +381,7 @@ def test_a_batch_counts_each_rows_own_tokens_for_its_own_hook(tiny_checkpoint):
     model = HFModel(str(tiny_checkpoint), max_new_tokens=20, max_batch=3, batch_wait_ms=30_000)
     model.configure(SMALL)
     model.logits_processors = [_RowLengths(model.tokenizer, [3, 9, 14])]
-    requests = [_messages(model, 640, 400, seed=i) for i in range(3)]
+    requests = [step_messages(model, 640, 400, seed=i) for i in range(3)]
     heard: dict[int, list[int]] = {0: [], 2: []}
     hooks = {0: heard[0].append, 1: None, 2: heard[2].append}  # the middle request does not watch
     out: dict[int, object] = {}

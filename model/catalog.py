@@ -59,6 +59,20 @@ def known(hub_id: str) -> Checkpoint | None:
     return None
 
 
+def memory_need_gb(spec: str) -> float | None:
+    """GPU memory to run the model a spec names (``hf:ID``, an id or a folder): the catalogue's figure for a
+    known checkpoint, else bf16 weights (2 bytes a parameter, from a size such as ``7B`` in the name) with the
+    same headroom; None when the name states no size."""
+    import re
+
+    name = spec.removeprefix("hf:")
+    c = known(name) or known("Qwen/" + name.rstrip("/").rsplit("/", 1)[-1])
+    if c is not None:
+        return c.memory_gb
+    m = re.search(r"(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", name)
+    return round(float(m.group(1)) * 2 * HEADROOM) if m else None
+
+
 def cached_folder(hub_id: str) -> Path | None:
     """The hub id's snapshot in the local HF cache, None when it is not there. Never goes to the network."""
     try:
@@ -96,5 +110,5 @@ def not_downloaded(hub_id: str) -> str:
             f"--model openai:http://HOST:8000/v1")
 
 
-__all__ = ["CHECKPOINTS", "Checkpoint", "PUBLISHED_MAX_PIXELS", "PUBLISHED_MIN_PIXELS", "cached_folder", "hf_cache",
+__all__ = ["CHECKPOINTS", "Checkpoint", "PUBLISHED_MAX_PIXELS", "PUBLISHED_MIN_PIXELS", "cached_folder", "hf_cache", "memory_need_gb",
            "known", "not_downloaded", "offline"]

@@ -551,8 +551,7 @@ class HFModel(Model):
 
 _TOKENIZER_SETS = (("tokenizer.json",), ("vocab.json", "merges.txt"))
 # Bytes per parameter in bf16, plus headroom for activations and the KV cache.
-_BF16_BYTES, _HEADROOM = 2, 1.25
-_GIB = 1024**3
+_GB = 1e9  # the catalogue's unit (model/catalog.py), so its figures and free memory compare directly
 
 
 def find_checkpoint(path: str) -> Path:
@@ -655,14 +654,6 @@ def probe(path: str, required: bool = False) -> list[CheckResult]:
     return out
 
 
-def params_billions(spec: str | None) -> float | None:
-    """Billions of parameters from a model name such as Qwen2.5-VL-7B-Instruct (None when not stated)."""
-    import re
-
-    m = re.search(r"(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", spec or "")
-    return float(m.group(1)) if m else None
-
-
 def probe_gpu(spec: str | None, local: bool, required: bool = False) -> list[CheckResult]:
     """torch, CUDA, free GPU memory against what the model `spec` needs in bf16, and flash-attn.
 
@@ -691,17 +682,25 @@ def probe_gpu(spec: str | None, local: bool, required: bool = False) -> list[Che
     n = torch.cuda.device_count()
     names = sorted({torch.cuda.get_device_name(i) for i in range(n)})
     out.append(r("CUDA", "OK", f"CUDA {torch.version.cuda}, {n} GPU{'s' if n != 1 else ''}: {', '.join(names)}"))
-    billions = params_billions(spec or "Qwen2.5-VL-7B") if local else None
-    want = billions * 1e9 * _BF16_BYTES * _HEADROOM / _GIB if billions else None
+    from guiagent.model.catalog import CHECKPOINTS, memory_need_gb
+    from guiagent.model.spec import DEFAULT_MODEL
+
+    want = memory_need_gb(spec or DEFAULT_MODEL) if local else None
     free_total = 0.0
     for i in range(n):
         free, total = torch.cuda.mem_get_info(i)
-        free_total += free / _GIB
-        out.append(r(f"GPU {i} memory", "OK", f"{free / _GIB:.1f} of {total / _GIB:.1f} GiB free"))
+        free_total += free / _GB
+        out.append(r(f"GPU {i} memory", "OK", f"{free / _GB:.1f} of {total / _GB:.1f} GB free"))
     if want is not None and free_total < want:
-        out.append(r("GPU memory", "WARN", f"a {billions:g}B model in bf16 needs about {want:.0f} GiB; "
-                     f"{free_total:.1f} GiB are free on {n} GPU{'s' if n != 1 else ''}",
-                     "free GPU memory, use more GPUs (they are used together), or a smaller model"))
+        # the largest published bf16 checkpoint that fits what is free: a concrete smaller model to try
+        fits = sorted((c for c in CHECKPOINTS if c.memory_gb <= free_total and not c.quantized),
+                      key=lambda c: c.memory_gb)
+        smaller = (f"hf:{fits[-1].hub_id} (about {fits[-1].memory_gb:g} GB)" if fits else
+                   "none of the published checkpoints fits")
+        out.append(r("GPU memory", "WARN", f"{spec or DEFAULT_MODEL} needs about {want:g} GB of GPU memory; "
+                     f"{free_total:.1f} GB are free on {n} GPU{'s' if n != 1 else ''}",
+                     f"free GPU memory, use more GPUs (they are used together), a smaller model: {smaller}; or serve "
+                     "the model with vLLM on a bigger GPU machine and use --model openai:http://HOST:8000/v1"))
     if importlib.util.find_spec("flash_attn") is not None:
         out.append(r("flash-attn", "OK", f"flash-attn {dist_version('flash-attn')}: attention uses flash_attention_2"))
     else:

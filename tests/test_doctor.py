@@ -378,3 +378,26 @@ def test_text_table_aligns_and_puts_the_fix_under_the_detail() -> None:
         "                     fix: install CUDA",
         "", "1 FAIL · 1 WARN · 1 OK — exit code 1",
     ]
+
+
+@pytest.mark.parametrize("free_gb, suggestion", [(12, "hf:Qwen/Qwen2.5-VL-3B-Instruct (about 9 GB)"),
+                                                 (3, "none of the published checkpoints fits")])
+def test_a_gpu_with_too_little_memory_names_the_need_a_model_that_fits_and_openai(monkeypatch, free_gb, suggestion):
+    """No GPU can exist on this machine: torch.cuda answers as a 12 GB (or 3 GB) card would; the check is ours."""
+    import torch
+    from guiagent.model.hf import probe_gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "NVIDIA GeForce RTX 3060")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: (free_gb * 10**9, 12 * 10**9))
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    results = {c.name: c for c in probe_gpu("hf:Qwen/Qwen2.5-VL-7B-Instruct", local=True, required=True)}
+    low = results["GPU memory"]
+    # the catalogue's figure, the same one `guiagent models` and the not-downloaded message give
+    assert low.status == "WARN" and "needs about 21 GB of GPU memory" in low.detail
+    assert f"{free_gb:.1f} GB are free on 1 GPU" in low.detail
+    assert low.fix is not None and suggestion in low.fix and "--model openai:" in low.fix
+    assert results["GPU 0 memory"].detail == f"{free_gb:.1f} of 12.0 GB free"
+    enough = {c.name: c for c in probe_gpu("hf:Qwen/Qwen2.5-VL-3B-Instruct", local=True, required=True)}
+    assert ("GPU memory" in enough) == (free_gb < 9)  # the 3B fits in 12 GB, not in 3

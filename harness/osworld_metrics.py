@@ -4,9 +4,10 @@
 ``compare_pptx_files`` (python-pptx), ``check_direct_json_object`` and ``check_json_settings`` (plain
 JSON) score the same as OSWorld's functions of those names on the same inputs
 (tests/test_osworld_metrics.py compares them against the ``desktop-env`` wheel, 1.0.2). Those libraries
-are the optional ``[osworld]`` extra and are imported lazily. Where OSWorld's function has a branch this module does not implement (a ``compare_table``
-rule other than ``sheet_name``/``sheet_data``, an ``.odt`` document), `unsupported_options` names it
-and the task is skipped before it starts, never scored by a different rule.
+are the optional ``[osworld]`` extra and are imported lazily. Where OSWorld's function has a branch this
+module does not implement (a ``compare_table`` rule outside `TABLE_RULES`: ``chart``, ``style``,
+``sparkline``, ``filter``; an ``.odt`` document), `unsupported_options` names it and the task is skipped
+before it starts, never scored by a different rule.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-TABLE_RULES = ("sheet_name", "sheet_data")
 OSWORLD_EXTRA_HINT = "pip install 'guiagent[osworld]'"
 
 
@@ -83,7 +83,10 @@ def _sheet(book: Any, names: list[str], expected: Any, expected_names: list[str]
            idx: int | str) -> tuple[Any, str]:
     """OSWorld's sheet index: an int or RI<n> (result, by position), RN<name>, EI<n>, EN<name>."""
     if isinstance(idx, int):
-        return book, names[idx] if 0 <= idx < len(names) else ""
+        try:
+            return book, names[idx] if names and idx < len(names) else ""
+        except IndexError:
+            return book, ""
     for prefix, target, by_name in (("RI", book, False), ("RN", book, True), ("EI", expected, False),
                                     ("EN", expected, True)):
         if idx.startswith(prefix):
@@ -107,10 +110,15 @@ def _frame(book: Any, name: str) -> Any:
 
 
 def compare_table(result: str | None, expected: str | None = None, **options: Any) -> float:
-    """OSWorld's ``compare_table`` for the ``sheet_name`` and ``sheet_data`` rules, applied in order.
+    """OSWorld's ``compare_table``: its ``rules`` applied in order, any failing one scoring 0.
 
     ``sheet_data`` compares two sheets' values (pandas, rounded to ``precision`` digits, default 4);
-    ``sheet_name`` the workbooks' sheet names. Any failing rule scores 0.
+    ``sheet_name`` the workbooks' sheet names; ``sheet_print`` the CSV exports beside the workbooks
+    (``<book>-<sheet>.csv``, the task's postconfig writes them; ``ignore_case``); ``sheet_fuzzy`` cell
+    ranges by ``exact_match``/``includes``/``included_by``/``fuzzy_match`` after OSWorld's
+    normalisations; ``pivot_table`` the pivot tables' ``pivot_props``; ``check_cell`` one cell's value or
+    style against a rule; ``freeze``, ``zoom``, ``row_props``/``col_props`` and ``data_validation`` those
+    sheet properties. Where OSWorld's function raises on a malformed file, this scores 0.
     """
     import os
 
@@ -120,32 +128,395 @@ def compare_table(result: str | None, expected: str | None = None, **options: An
     if result is None or not os.path.exists(result):
         return 0.0
     try:
-        openpyxl.load_workbook(filename=result)  # OSWorld loads it both ways: a broken file scores 0
+        xl_result = openpyxl.load_workbook(filename=result)  # OSWorld loads it both ways: a broken file scores 0
         book = pd.ExcelFile(result)
     except Exception:  # noqa: BLE001
         return 0.0
     names = list(book.sheet_names)
-    gold, gold_names = None, None
+    gold, gold_names, xl_gold = None, None, None
     if expected is not None:
-        openpyxl.load_workbook(filename=expected)
+        xl_gold = openpyxl.load_workbook(filename=expected)
         gold = pd.ExcelFile(expected)
         gold_names = list(gold.sheet_names)
+    books = {"pandas": (book, gold), "openpyxl": (xl_result, xl_gold), "path": (result, expected)}
+
+    def sheet(kind: str, idx: int | str) -> tuple[Any, str]:
+        r, e = books[kind]
+        return _sheet(r, names, e, gold_names, idx)
+
     for rule in options["rules"]:
         kind = rule["type"]
-        if kind == "sheet_name":
-            ok = names == gold_names
-        elif kind == "sheet_data":
-            digits = rule.get("precision", 4)
-            a = _frame(*_sheet(book, names, gold, gold_names, rule["sheet_idx0"]))
-            if a is None:
-                return 0.0
-            b = _frame(*_sheet(book, names, gold, gold_names, rule["sheet_idx1"]))
-            ok = bool(a.round(digits).equals(b.round(digits))) if b is not None else False
-        else:
+        check = _TABLE_CHECKS.get(kind)
+        if check is None:
             raise NotImplementedError(f"compare_table rule {kind!r} is not implemented here")
+        try:
+            ok = check(rule, sheet, names, gold_names)
+        except Exception:  # noqa: BLE001 - where OSWorld's function raises: a crashed metric is a 0 either way
+            return 0.0
         if not ok:
             return 0.0
     return 1.0
+
+
+_Sheet = Callable[[str, "int | str"], "tuple[Any, str]"]
+
+
+def _rule_sheet_name(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    return names == gold_names
+
+
+def _rule_sheet_data(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    digits = rule.get("precision", 4)
+    a = _frame(*sheet("pandas", rule["sheet_idx0"]))
+    if a is None:
+        return False
+    b = _frame(*sheet("pandas", rule["sheet_idx1"]))
+    return bool(a.round(digits).equals(b.round(digits))) if b is not None else False
+
+
+def _printed(path: Any, name: str) -> list[str] | None:
+    """The non-blank-ended, stripped lines of the CSV export ``<book>-<name>.csv``; None when missing."""
+    import os
+
+    try:
+        csv = f"{os.path.splitext(path)[0]}-{name}.csv"
+        text = None
+        for encoding in ("utf-8", "latin-1"):  # OSWorld's later encodings are never reached after latin-1
+            try:
+                with open(csv, encoding=encoding) as f:
+                    text = f.read()
+                break
+            except UnicodeDecodeError:
+                continue
+    except Exception:  # noqa: BLE001 - a missing export reads as None, as OSWorld
+        return None
+    lines = [line.strip() for line in (text or "").splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _rule_sheet_print(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    a = _printed(*sheet("path", rule["sheet_idx0"]))
+    if a is None:
+        return False
+    b = _printed(*sheet("path", rule["sheet_idx1"]))
+    if b is None:
+        return False
+    if rule.get("ignore_case", False):
+        a, b = [x.lower() for x in a], [x.lower() for x in b]
+    return a == b
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _xml_text(elem: Any) -> Any:
+    """An element's value as xmltodict gives it (OSWorld reads cells so): its text stripped (None when
+    blank), or a dict of its ``@``attributes and ``#text`` when it has attributes."""
+    text = (elem.text or "").strip() or None
+    if not elem.attrib:
+        return text
+    out: dict[str, Any] = {}
+    for key, value in elem.attrib.items():
+        out["@" + (key[1:].replace("}", ":") if key.startswith("{") else key)] = value
+    if text is not None:
+        out["#text"] = text
+    return out
+
+
+def read_cell_value(path: str, sheet_name: str, coordinate: str) -> Any:
+    """A cell's stored value read from the .xlsx XML, as OSWorld's ``read_cell_value``: a number as a
+    float, a (shared, inline or formula) string as text, an error as its code; None for an empty or
+    missing cell, sheet or file, and for booleans and dates."""
+    import os
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    if not os.path.exists(path):
+        return None
+    try:
+        with zipfile.ZipFile(path, "r") as z:
+            try:
+                sst = ET.fromstring(z.read("xl/sharedStrings.xml"))
+                shared = ["".join(t.text for t in si.iter(f"{_MAIN_NS}t"))  # type: ignore[misc]
+                          for si in sst.findall(f"{_MAIN_NS}si")]
+            except Exception:  # noqa: BLE001 - OSWorld then has no shared strings (an empty <t/> does it)
+                shared = []
+            workbook = ET.fromstring(z.read("xl/workbook.xml"))
+            ids = {s.get("name"): s.get("sheetId") for s in workbook.iter(f"{_MAIN_NS}sheet")}
+            xml = ET.fromstring(z.read(f"xl/worksheets/sheet{ids[sheet_name]}.xml"))
+            cells = [c for row in xml.iter(f"{_MAIN_NS}row") for c in row.findall(f"{_MAIN_NS}c")
+                     if c.get("r") == coordinate]
+            if not cells:
+                return None
+    except Exception:  # noqa: BLE001 - unreadable, no such sheet: None, as OSWorld
+        return None
+    try:
+        return _stored_value(cells[0], shared)
+    except (KeyError, ValueError):  # a non-numeric number or string index: None, as OSWorld
+        return None
+
+
+def _stored_value(cell: Any, shared: list[str]) -> Any:
+    kind = cell.get("t")
+    v = cell.find(f"{_MAIN_NS}v")
+    if kind in (None, "n", "s", "str", "e") and v is None:
+        return None
+    if kind in (None, "n"):
+        return float(_xml_text(v))  # an empty <v/> raises there too
+    if kind == "s":
+        return shared[int(_xml_text(v))]  # no shared strings: OSWorld raises here too
+    if kind in ("str", "e"):
+        return _xml_text(v)
+    if kind == "inlineStr":
+        box = cell.find(f"{_MAIN_NS}is")
+        if box is None:
+            return None
+        if len(box) == 0 and not box.attrib and not (box.text or "").strip():
+            raise TypeError("empty inline string")  # xmltodict gives None, which OSWorld then indexes
+        texts = box.findall(f"{_MAIN_NS}t")
+        if not texts:
+            return None
+        return _xml_text(texts[0]) if len(texts) == 1 else [_xml_text(t) for t in texts]
+    return None  # booleans and dates are not read
+
+
+def _rule_sheet_fuzzy(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.cell_range import MultiCellRange
+    from rapidfuzz import fuzz
+
+    s1, s2 = sheet("path", rule["sheet_idx0"]), sheet("path", rule["sheet_idx1"])
+    ok = True
+    for sub in rule["rules"]:
+        for rng in MultiCellRange(sub["range"]):
+            for row, col in rng.cells:
+                coordinate = f"{get_column_letter(col)}{row:d}"
+                v1, v2 = str(read_cell_value(*s1, coordinate)), str(read_cell_value(*s2, coordinate))
+                for old, new in sub.get("normalization", []):
+                    v1, v2 = v1.replace(old, new), v2.replace(old, new)
+                if "trim_leadings" in sub:
+                    v1, v2 = v1.lstrip(sub["trim_leadings"]), v2.lstrip(sub["trim_leadings"])
+                if "trim_trailings" in sub:
+                    v1, v2 = v1.rstrip(sub["trim_trailings"]), v2.rstrip(sub["trim_trailings"])
+                if "ignore_chars" in sub:
+                    drop = set(sub["ignore_chars"])
+                    v1, v2 = "".join(c for c in v1 if c not in drop), "".join(c for c in v2 if c not in drop)
+                if sub.get("ignore_case", False):
+                    v1, v2 = v1.lower(), v2.lower()
+                how = sub["type"]
+                if how == "includes":
+                    hit = v2 in v1
+                elif how == "included_by":
+                    hit = v1 in v2
+                elif how == "fuzzy_match":
+                    hit = fuzz.ratio(v1, v2) >= sub.get("threshold", 85.0)
+                elif how == "exact_match":
+                    hit = v1 == v2
+                else:
+                    raise ValueError(f"unknown sheet_fuzzy type {how!r}")  # OSWorld's raises (unbound name)
+                ok = ok and hit
+    return ok
+
+
+def _pivots(book: Any, name: str, props: set[str]) -> dict[str, Any]:
+    """OSWorld's summary of a sheet's pivot tables, keyed by data source: the selected ``props``, with
+    field numbers shifted past the source's empty leading columns, as OSWorld does."""
+    from openpyxl.utils import coordinate_to_tuple
+
+    try:
+        ws = book[name]
+    except KeyError:
+        return {}
+    out: dict[str, Any] = {}
+    for pvt in ws._pivots:
+        raw = [[(item.h, item.x) for item in f.items if item.x is not None] for f in pvt.pivotFields]
+        left = 0
+        while left < len(raw) and not raw[left]:
+            left += 1
+        right = len(raw)
+        while right > left and not raw[right - 1]:
+            right -= 1
+        selection, right_bias = raw[left:right], len(raw) - right
+        src = pvt.cache.cacheSource
+        first, last = src.worksheetSource.ref.split(":")
+        r1, c1 = coordinate_to_tuple(first)
+        r2, c2 = coordinate_to_tuple(last)
+        key = f"{src.type};{(r1, c1 + left)}:{(r2, c2 - right_bias)};{src.worksheetSource.sheet}"
+        info: dict[str, Any] = {}
+        for prop, attr in (("name", "name"), ("show_total", "visualTotals"), ("show_empty_row", "showEmptyRow"),
+                           ("show_empty_col", "showEmptyCol"), ("show_headers", "showHeaders"),
+                           ("location", "location")):
+            if prop in props:
+                info[prop] = getattr(pvt, attr)
+        if "filter" in props or "selection" in props:
+            info["selection"] = selection if "ordered" in props else [set(r) for r in selection]
+        if "filter" in props:
+            info["filter_fields"] = {f.fld for f in pvt.pageFields}
+        if "col_fields" in props:
+            info["col_fields"] = [f.x - left for f in pvt.colFields]
+        if "row_fields" in props:
+            info["row_fields"] = [f.x - left for f in pvt.rowFields]
+        if "data_fields" in props:
+            named = "data_fields_name" in props
+            info["data_fields"] = [f"{f.fld - left:d};{f.name if named else ''};{f.subtotal};{f.showDataAs}"
+                                   for f in pvt.dataFields]
+        out[key] = info
+    return out
+
+
+def _rule_pivot_table(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    props = set(rule.get("pivot_props", []))
+    return _pivots(*sheet("openpyxl", rule["sheet_idx0"]), props) == _pivots(*sheet("openpyxl", rule["sheet_idx1"]),
+                                                                               props)
+
+
+def _worksheet(book: Any, name: str) -> Any:
+    try:
+        return book[name]
+    except Exception:  # noqa: BLE001 - a missing sheet reads as None, as OSWorld
+        return None
+
+
+def match_value(value: Any, rule: dict[str, Any]) -> bool:
+    """OSWorld's value rule ``{"method": ..., "ref": ...}``: ``re[.FLAG...]`` (search), ``eq``/``ne``/
+    ``lt``/``le``/``gt``/``ge``, ``approx:<tolerance>``, ``spreadsheet_range`` [inner, outer],
+    ``range.<l><r>`` ([a, b], ``t`` strict, ``e`` inclusive), ``str_list_eq``/``str_set_eq`` (a quoted
+    comma list)."""
+    import operator
+
+    method = rule["method"]
+    if method.startswith("re"):
+        flags = 0
+        for name in method.split(".")[1:]:
+            flags |= getattr(re, name)
+        return re.search(rule["ref"], value, re.RegexFlag(flags)) is not None
+    if method in {"eq", "ne", "le", "lt", "ge", "gt"}:
+        return bool(getattr(operator, method)(value, rule["ref"]))
+    if method.startswith("approx"):
+        tolerance = float(method.split(":")[1])
+        try:
+            value = float(value)
+        except (ValueError, TypeError):
+            return False
+        return abs(value - rule["ref"]) <= tolerance
+    if method == "spreadsheet_range":
+        from openpyxl.worksheet.cell_range import MultiCellRange
+
+        inner, outer = MultiCellRange(rule["ref"][0]), MultiCellRange(rule["ref"][1])
+        return all(r in value for r in inner) and all(r in outer for r in value)
+    if method.startswith("range."):
+        lo, hi = method[6], method[7]
+        return bool(getattr(operator, "l" + lo)(rule["ref"][0], value)
+                    and getattr(operator, "l" + hi)(value, rule["ref"][1]))
+    if method in {"str_list_eq", "str_set_eq"}:
+        box = list if method == "str_list_eq" else set
+        return bool(box(value.strip("\"'").split(",")) == box(rule["ref"]))
+    raise NotImplementedError(f"value rule method {method!r}")
+
+
+CELL_STYLES = ("number_format", "font_name", "font_family", "font_color", "font_bold", "font_italic",
+               "font_underline", "font_size", "fill_type", "bgcolor", "fgcolor", "hyperlink", "merge")
+
+
+def cell_style(prop: str, cell: Any) -> Any:
+    """A cell's style property as OSWorld's ``_read_cell_style`` reads it (font ones None on an empty
+    cell; ``bgcolor``/``fgcolor`` are both the fill's foreground colour)."""
+    from openpyxl.cell.cell import MergedCell
+
+    filled = cell.value is not None
+    if prop == "number_format":
+        return cell.number_format if filled and cell.data_type == "n" else None
+    fonts = {"font_name": "name", "font_family": "family", "font_bold": "bold", "font_italic": "italic",
+             "font_underline": "underline", "font_size": "size"}
+    if prop in fonts:
+        return getattr(cell.font, fonts[prop]) if filled else None
+    if prop == "font_color":
+        return cell.font.color.rgb if filled else None
+    if prop in ("fill_type", "bgcolor", "fgcolor"):
+        try:
+            return cell.fill.tagname if prop == "fill_type" else cell.fill.fgColor.rgb
+        except Exception:  # noqa: BLE001 - no fill: None, as OSWorld
+            return None
+    if prop == "hyperlink":
+        return (cell.hyperlink or "") if filled else None
+    if prop == "merge":
+        return isinstance(cell, MergedCell)
+    raise NotImplementedError(f"cell style {prop!r}")
+
+
+def _rule_check_cell(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    ws = _worksheet(*sheet("openpyxl", rule["sheet_idx"]))
+    if ws is None:
+        return False
+    cell = ws[rule["coordinate"]]
+    ok = True
+    for prop, value_rule in rule["props"].items():
+        if prop == "value":
+            try:
+                value = read_cell_value(*sheet("path", rule["sheet_idx"]), rule["coordinate"])
+            except Exception:  # noqa: BLE001 - OSWorld reads an unreadable value as None here
+                value = None
+        else:
+            try:
+                value = cell_style(prop, cell)
+            except Exception:  # noqa: BLE001 - likewise for a style
+                value = None
+        ok = ok and match_value(value, value_rule)
+    return ok
+
+
+def _rule_freeze(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    a = _worksheet(*sheet("openpyxl", rule["sheet_idx0"]))
+    if a is None:
+        return False
+    b = _worksheet(*sheet("openpyxl", rule["sheet_idx1"]))
+    return bool(a.freeze_panes == b.freeze_panes)  # a missing second sheet raises in OSWorld: 0
+
+
+def _rule_zoom(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    ws = _worksheet(*sheet("openpyxl", rule["sheet_idx"]))
+    if ws is None:
+        return False
+    return match_value(ws.sheet_view.zoomScale or 100.0, rule)
+
+
+def _dimensions(book: Any, name: str, obj: str, props: set[str]) -> dict[Any, dict[str, Any]]:
+    try:
+        ws = book[name]
+    except KeyError:
+        return {}
+    return {no: {p: getattr(dim, p) for p in props} for no, dim in getattr(ws, f"{obj}_dimensions").items()}
+
+
+def _rule_dimensions(obj: str) -> Callable[..., bool]:
+    def check(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+        props = set(rule.get("props", []))
+        return _dimensions(*sheet("openpyxl", rule["sheet_idx0"]), obj, props) == _dimensions(
+            *sheet("openpyxl", rule["sheet_idx1"]), obj, props)
+    return check
+
+
+def _rule_data_validation(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    ws = _worksheet(*sheet("openpyxl", rule["sheet_idx"]))
+    if ws is None:
+        return False
+    validations = ws.data_validations.dataValidation
+    if len(validations) < len(rule["dv_props"]):
+        return False
+    # every validation on the sheet must match one of the wanted ones
+    return all(any(all(match_value(getattr(dv, attr), how) for attr, how in want.items())
+                   for want in rule["dv_props"]) for dv in validations)
+
+
+_TABLE_CHECKS: dict[str, Callable[..., bool]] = {
+    "sheet_name": _rule_sheet_name, "sheet_data": _rule_sheet_data, "sheet_print": _rule_sheet_print,
+    "sheet_fuzzy": _rule_sheet_fuzzy, "pivot_table": _rule_pivot_table, "check_cell": _rule_check_cell,
+    "freeze": _rule_freeze, "zoom": _rule_zoom, "row_props": _rule_dimensions("row"),
+    "col_props": _rule_dimensions("column"), "data_validation": _rule_data_validation,
+}
+TABLE_RULES = tuple(_TABLE_CHECKS)
 
 
 # ---------------------------------------------------------------------- documents

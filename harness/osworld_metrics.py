@@ -5,8 +5,8 @@
 JSON) score the same as OSWorld's functions of those names on the same inputs
 (tests/test_osworld_metrics.py compares them against the ``desktop-env`` wheel, 1.0.2). Those libraries
 are the optional ``[osworld]`` extra and are imported lazily. Where OSWorld's function has a branch this
-module does not implement (a ``compare_table`` rule outside `TABLE_RULES`: ``chart``, ``style``,
-``sparkline``, ``filter``; an ``.odt`` document), `unsupported_options` names it and the task is skipped
+module does not implement (a ``compare_table`` rule outside `TABLE_RULES`: ``style``, ``sparkline``,
+``filter``; an ``.odt`` document), `unsupported_options` names it and the task is skipped
 before it starts, never scored by a different rule.
 """
 
@@ -116,7 +116,7 @@ def compare_table(result: str | None, expected: str | None = None, **options: An
     ``sheet_name`` the workbooks' sheet names; ``sheet_print`` the CSV exports beside the workbooks
     (``<book>-<sheet>.csv``, the task's postconfig writes them; ``ignore_case``); ``sheet_fuzzy`` cell
     ranges by ``exact_match``/``includes``/``included_by``/``fuzzy_match`` after OSWorld's
-    normalisations; ``pivot_table`` the pivot tables' ``pivot_props``; ``check_cell`` one cell's value or
+    normalisations; ``pivot_table`` the pivot tables' ``pivot_props``, ``chart`` the charts' ``chart_props``; ``check_cell`` one cell's value or
     style against a rule; ``freeze``, ``zoom``, ``row_props``/``col_props`` and ``data_validation`` those
     sheet properties. Where OSWorld's function raises on a malformed file, this scores 0.
     """
@@ -372,6 +372,62 @@ def _rule_pivot_table(rule: dict[str, Any], sheet: _Sheet, names: list[str], gol
                                                                                props)
 
 
+def _ref_formula(source: Any) -> Any:
+    """A chart data source's cell reference (numeric, else text); "" when it has none, as OSWorld."""
+    for attr in ("numRef", "strRef"):
+        ref = getattr(source, attr, None)
+        if ref is not None and hasattr(ref, "f"):
+            return ref.f
+    return ""
+
+
+def _rich_title(title: Any) -> Any:
+    try:
+        return title.tx.rich.p[0].r[0].t
+    except Exception:  # noqa: BLE001 - no (rich) title: None, as OSWorld
+        return None
+
+
+def _charts(book: Any, name: str, props: set[str]) -> dict[str, Any]:
+    """OSWorld's summary of a sheet's charts, keyed by their series' value and category references: the
+    selected ``props`` (``title``, ``legend``, ``anchor``, ``width``, ``height``, ``type``,
+    ``direction``, ``xtitle``/``ytitle``/``ztitle``)."""
+    try:
+        ws = book[name]
+    except KeyError:
+        return {}
+    out: dict[str, Any] = {}
+    for ch in ws._charts:
+        key = ";".join(f"{_ref_formula(ser.val)},{_ref_formula(ser.cat)}" for ser in ch.series)
+        info: dict[str, Any] = {}
+        if "title" in props:
+            info["title"] = _rich_title(ch.title)
+        if "legend" in props:
+            info["legend"] = ch.legend.position if ch.legend is not None else None
+        if "anchor" in props:  # OSWorld's list: the start column, then the end row twice
+            a = ch.anchor
+            info["anchor"] = [a.editAs, a._from.col, a.to.row, a.to.col, a.to.row]
+        if "width" in props:
+            info["width"] = ch.width
+        if "height" in props:
+            info["height"] = ch.height
+        if "type" in props:
+            info["type"] = ch.tagname
+        if "direction" in props:
+            info["direction"] = ch.barDir  # not a bar chart: OSWorld's raises, a 0
+        for axis in ("x", "y", "z"):
+            if f"{axis}title" in props:
+                info[f"{axis}title"] = _rich_title(getattr(getattr(ch, f"{axis}_axis", None), "title", None))
+        out[key] = info
+    return out
+
+
+def _rule_chart(rule: dict[str, Any], sheet: _Sheet, names: list[str], gold_names: Any) -> bool:
+    props = set(rule.get("chart_props", []))
+    return _charts(*sheet("openpyxl", rule["sheet_idx0"]), props) == _charts(*sheet("openpyxl", rule["sheet_idx1"]),
+                                                                             props)
+
+
 def _worksheet(book: Any, name: str) -> Any:
     try:
         return book[name]
@@ -512,7 +568,7 @@ def _rule_data_validation(rule: dict[str, Any], sheet: _Sheet, names: list[str],
 
 _TABLE_CHECKS: dict[str, Callable[..., bool]] = {
     "sheet_name": _rule_sheet_name, "sheet_data": _rule_sheet_data, "sheet_print": _rule_sheet_print,
-    "sheet_fuzzy": _rule_sheet_fuzzy, "pivot_table": _rule_pivot_table, "check_cell": _rule_check_cell,
+    "sheet_fuzzy": _rule_sheet_fuzzy, "pivot_table": _rule_pivot_table, "chart": _rule_chart, "check_cell": _rule_check_cell,
     "freeze": _rule_freeze, "zoom": _rule_zoom, "row_props": _rule_dimensions("row"),
     "col_props": _rule_dimensions("column"), "data_validation": _rule_data_validation,
 }

@@ -157,7 +157,7 @@ def test_osworld_task_json_loads_as_is(tmp_path):
     ([], {"func": "compare_table", "result": {"type": "vm_file", "path": "/home/user/a.xlsx"},
           "options": {"rules": [{"type": "style"}]}},
      "compare_table rule 'style' is not implemented here (only sheet_name, sheet_data, sheet_print, sheet_fuzzy, "
-     "pivot_table, check_cell, freeze, zoom, row_props, col_props, data_validation)"),
+     "pivot_table, chart, check_cell, freeze, zoom, row_props, col_props, data_validation)"),
     ([], {"func": "exact_match", "result": {"type": "accessibility_tree"}, "expected": {"type": "rule", "rules": {}}},
      "evaluator getter 'accessibility_tree' is not supported"),
     ([], {"func": "infeasible", "postconfig": [{"type": "login", "parameters": {}}]},

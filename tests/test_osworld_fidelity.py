@@ -201,7 +201,7 @@ def _index_tasks() -> dict[str, list[dict]]:
     return {
         "libreoffice_calc": [
             {"config": [dl], "evaluator": table},
-            {"config": [dl], "evaluator": {**table, "options": {"rules": [{"type": "chart"}]}}},
+            {"config": [dl], "evaluator": {**table, "options": {"rules": [{"type": "style"}]}}},
         ],
         "libreoffice_writer": [{"config": [dl], "evaluator": {"func": "compare_docx_files", "expected": gold,
                                                               "result": {**vm, "path": "/home/user/a.docx"}}}],
@@ -244,5 +244,5 @@ def test_loadable_and_runnable_counts_over_a_test_all_index(tmp_path):
     assert (len(tasks), len(loadable), len(runnable)) == (10, 9, 6), reasons
     assert runnable == {"libreoffice_calc-0", "libreoffice_writer-0", "libreoffice_impress-0", "os-0", "os-1",
                         "vs_code-0"}
-    assert "compare_table rule 'chart'" in reasons["libreoffice_calc-1"]
+    assert "compare_table rule 'style'" in reasons["libreoffice_calc-1"]
     assert "is_expected_tabs" in reasons["chrome-0"] and "googledrive" in reasons["os-2"]

@@ -944,5 +944,6 @@ def unsupported_options(func: str, options: dict[str, Any], getters: list[dict[s
     return None
 
 
-__all__ = ["FILE_METRICS", "PPTX_OPTIONS", "TABLE_RULES", "check_direct_json_object", "check_json_settings",
-           "compare_docx_files", "compare_pptx_files", "compare_table", "unsupported_options"]
+__all__ = ["CELL_STYLES", "FILE_METRICS", "PPTX_OPTIONS", "TABLE_RULES", "cell_style", "check_direct_json_object",
+           "check_json_settings", "compare_docx_files", "compare_pptx_files", "compare_table", "match_value",
+           "read_cell_value", "unsupported_options"]

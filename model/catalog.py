@@ -15,6 +15,7 @@ from pydantic import BaseModel
 # Qwen2.5-VL's preprocessor_config.json, the same for every size: the budget the models were published with.
 PUBLISHED_MIN_PIXELS, PUBLISHED_MAX_PIXELS = 3136, 12845056
 HEADROOM = 1.25
+DEFAULT_HUB_ID = "Qwen/Qwen2.5-VL-7B-Instruct"  # what `--model` defaults to (model.spec.DEFAULT_MODEL)
 # `--model hf:` on the CPU: one step of the tiny test checkpoint is measured by the tests; a real 3B/7B
 # checkpoint could not be measured on the machines guiagent is developed on (no weights there).
 CPU_NOTE = "on the CPU a 7B step takes minutes; use a CUDA GPU"
@@ -110,5 +111,5 @@ def not_downloaded(hub_id: str) -> str:
             f"--model openai:http://HOST:8000/v1")
 
 
-__all__ = ["CHECKPOINTS", "Checkpoint", "PUBLISHED_MAX_PIXELS", "PUBLISHED_MIN_PIXELS", "cached_folder", "hf_cache", "memory_need_gb",
+__all__ = ["CHECKPOINTS", "DEFAULT_HUB_ID", "Checkpoint", "PUBLISHED_MAX_PIXELS", "PUBLISHED_MIN_PIXELS", "cached_folder", "hf_cache", "memory_need_gb",
            "known", "not_downloaded", "offline"]

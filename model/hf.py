@@ -682,10 +682,10 @@ def probe_gpu(spec: str | None, local: bool, required: bool = False) -> list[Che
     n = torch.cuda.device_count()
     names = sorted({torch.cuda.get_device_name(i) for i in range(n)})
     out.append(r("CUDA", "OK", f"CUDA {torch.version.cuda}, {n} GPU{'s' if n != 1 else ''}: {', '.join(names)}"))
-    from guiagent.model.catalog import CHECKPOINTS, memory_need_gb
-    from guiagent.model.spec import DEFAULT_MODEL
+    from guiagent.model.catalog import CHECKPOINTS, DEFAULT_HUB_ID, memory_need_gb
 
-    want = memory_need_gb(spec or DEFAULT_MODEL) if local else None
+    spec = spec or f"hf:{DEFAULT_HUB_ID}"
+    want = memory_need_gb(spec) if local else None
     free_total = 0.0
     for i in range(n):
         free, total = torch.cuda.mem_get_info(i)
@@ -697,7 +697,7 @@ def probe_gpu(spec: str | None, local: bool, required: bool = False) -> list[Che
                       key=lambda c: c.memory_gb)
         smaller = (f"hf:{fits[-1].hub_id} (about {fits[-1].memory_gb:g} GB)" if fits else
                    "none of the published checkpoints fits")
-        out.append(r("GPU memory", "WARN", f"{spec or DEFAULT_MODEL} needs about {want:g} GB of GPU memory; "
+        out.append(r("GPU memory", "WARN", f"{spec} needs about {want:g} GB of GPU memory; "
                      f"{free_total:.1f} GB are free on {n} GPU{'s' if n != 1 else ''}",
                      f"free GPU memory, use more GPUs (they are used together), a smaller model: {smaller}; or serve "
                      "the model with vLLM on a bigger GPU machine and use --model openai:http://HOST:8000/v1"))

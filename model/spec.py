@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from guiagent.model.base import Model
+from guiagent.model.catalog import DEFAULT_HUB_ID
 
 if TYPE_CHECKING:
     from guiagent.tools.checks import CheckResult
 
-DEFAULT_MODEL = "hf:Qwen/Qwen2.5-VL-7B-Instruct"
+DEFAULT_MODEL = f"hf:{DEFAULT_HUB_ID}"
 
 
 def load_model(spec: str, **options: Any) -> Model:

@@ -522,7 +522,8 @@ class Recorder:
                 self._write_png(png, image)
             target = self.steps_path
             self._append(line.encode("utf-8"))
-            self._unnamed.discard(name or "")
+            if name:
+                self._unnamed.discard(name)  # named by a line now
         except Exception as exc:  # noqa: BLE001 - whatever stops a write stops the recording
             self.error = _record_error(target, exc)
             if png is not None:  # not named by a line on disk; removing it also frees room for the ending

@@ -179,14 +179,17 @@ def same_input_and_tokens(hf: Any, model: Any, processor: Any, messages: list, s
         seen.update(kw)
         return generate(**kw)
 
-    saved = hf.logits_processors, hf.max_new_tokens
+    saved = hf.logits_processors, hf.max_new_tokens, vars(model).get("generate")
     hf.logits_processors, hf.max_new_tokens = [], n
     model.generate = spy
     try:
         ours = hf.generate(_fresh(messages))
     finally:
-        del model.generate  # the instance attribute only: the class's generate again
-        hf.logits_processors, hf.max_new_tokens = saved
+        hf.logits_processors, hf.max_new_tokens = saved[:2]
+        if saved[2] is None:
+            del model.generate  # the class's generate again
+        else:
+            model.generate = saved[2]
     plain = [{"role": m.role, "content": [{"type": "image", "image": screenshot} if p.type == "image"
                                           else {"type": "text", "text": p.text} for p in m.content]} for m in messages]
     text = processor.apply_chat_template(plain, tokenize=False, add_generation_prompt=True)

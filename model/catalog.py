@@ -111,5 +111,5 @@ def not_downloaded(hub_id: str) -> str:
             f"--model openai:http://HOST:8000/v1")
 
 
-__all__ = ["CHECKPOINTS", "DEFAULT_HUB_ID", "Checkpoint", "PUBLISHED_MAX_PIXELS", "PUBLISHED_MIN_PIXELS", "cached_folder", "hf_cache", "memory_need_gb",
-           "known", "not_downloaded", "offline"]
+__all__ = ["CHECKPOINTS", "DEFAULT_HUB_ID", "Checkpoint", "PUBLISHED_MAX_PIXELS", "PUBLISHED_MIN_PIXELS", "cached_folder",
+           "hf_cache", "known", "memory_need_gb", "not_downloaded", "offline"]

@@ -466,8 +466,7 @@ class HFModel(Model):
         """
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
-        ip = self.processor.image_processor
-        factor = int(getattr(ip, "patch_size", PATCH)) * int(getattr(ip, "merge_size", 2))
+        _, factor = self._patch_and_factor()
         w, h = part.image.size
         try:
             theirs = smart_resize(h, w, factor=factor, min_pixels=self.budget.min_pixels,
@@ -476,13 +475,17 @@ class HFModel(Model):
             theirs = None
         return part.image if theirs == (part.size[1], part.size[0]) else part.resized()
 
+    def _patch_and_factor(self) -> tuple[int, int]:
+        """The processor's patch size and resize factor (patch x merge size: 28 for Qwen2.5-VL, 32 for Qwen3-VL)."""
+        ip = self.processor.image_processor
+        patch = int(getattr(ip, "patch_size", PATCH))
+        return patch, patch * int(getattr(ip, "merge_size", 2))
+
     def _check_grid(self, grid: Any, sizes: list[tuple[int, int]]) -> None:
         grids = grid.tolist()
         if len(grids) != len(sizes):
             raise ModelError(f"the processor made {len(grids)} image grids for {len(sizes)} images")
-        ip = self.processor.image_processor
-        patch = int(getattr(ip, "patch_size", PATCH))
-        factor = patch * int(getattr(ip, "merge_size", 2))
+        patch, factor = self._patch_and_factor()
         for i, ((w, h), thw) in enumerate(zip(sizes, grids, strict=True)):
             if thw != [1, h // patch, w // patch] or h % factor or w % factor:
                 want = self.image_size(w, h)
@@ -550,7 +553,6 @@ class HFModel(Model):
 # ---------------------------------------------------------------------------- probe (guiagent doctor)
 
 _TOKENIZER_SETS = (("tokenizer.json",), ("vocab.json", "merges.txt"))
-# Bytes per parameter in bf16, plus headroom for activations and the KV cache.
 _GB = 1e9  # the catalogue's unit (model/catalog.py), so its figures and free memory compare directly
 
 

@@ -163,9 +163,10 @@ def test_taps_follow_rotation_and_override_size(sim):
 def test_raw_screencap_header_and_pixels_match_the_png(sim):
     raw = sim.phone.raw()
     w, h, fmt = int.from_bytes(raw[0:4], "little"), int.from_bytes(raw[4:8], "little"), raw[8]
-    assert (w, h, fmt) == (1080, 2400, 1) and len(raw) == 16 + w * h * 4
-    png = Image.open(io.BytesIO(sim.phone.png())).convert("RGBA")
-    assert png.tobytes() == raw[16:]
+    assert (w, h, fmt) == (1080, 2400, 2) and len(raw) == 16 + w * h * 4  # 2: RGBX_8888
+    png = Image.open(io.BytesIO(sim.phone.png())).convert("RGB")
+    # RGBX: the fourth byte of each pixel is padding, the colours are the PNG's
+    assert Image.frombytes("RGB", (w, h), raw[16:], "raw", "RGBX").tobytes() == png.tobytes()
 
 
 def test_packages_activities_and_launch(sim):

@@ -214,7 +214,10 @@ def same_input_and_tokens(hf: Any, model: Any, processor: Any, messages: list, s
     agree = next((i for i, (x, y) in enumerate(zip(ours.text, cook_text, strict=False)) if x != y),
                  min(len(ours.text), len(cook_text)))
     same_text = ours.text == cook_text
-    backend = type(processor.image_processor).__name__
+    ip = type(processor.image_processor)
+    # transformers 5 names the resize backend in the class's bases (PilBackend, TorchvisionBackend)
+    kind = next((c.__name__.removesuffix("Backend") for c in ip.__mro__[1:] if c.__name__.endswith("Backend")), "")
+    backend = f"{ip.__name__}, {kind.lower()}" if kind else ip.__name__
     inputs_line = "identical input_ids, grid and pixel_values" if not verdict else "; ".join(verdict)
     return (f"same input ({backend}): {inputs_line}; greedy {ours.usage.completion_tokens} tokens: "
             + ("identical reply" if same_text else f"replies agree for {agree} characters, then differ"))

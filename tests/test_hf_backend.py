@@ -130,12 +130,27 @@ class _RecordingProcessor:
         return getattr(self.inner, name)
 
 
-def test_the_model_sees_the_pixels_of_the_cookbooks_processor_call(fresh, monkeypatch):
+def _image_processor(backend: str, checkpoint: Path):
+    """The checkpoint's image processor on one resize backend (torchvision: only where it is installed)."""
+    if backend == "torchvision":
+        pytest.importorskip("torchvision", reason="torchvision does not install beside the CPU torch 2.13.0 "
+                            "(run this file in a venv with torch 2.14.1 + torchvision 0.29.1)")
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor as cls
+    else:
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil as cls
+    ip = cls.from_pretrained(str(checkpoint))
+    assert type(ip).__mro__[1].__name__ == {"pil": "PilBackend", "torchvision": "TorchvisionBackend"}[backend]
+    return ip
+
+
+@pytest.mark.parametrize("backend", ["pil", "torchvision"])
+def test_the_model_sees_the_pixels_of_the_cookbooks_processor_call(fresh, monkeypatch, tiny_checkpoint, backend):
     """hf: hands the processor the screenshot itself where the processor's own resize lands on the Frame's
     size, so the model gets exactly the pixels of ``processor(text, images=[screenshot])`` whichever backend
-    (Pillow, or torchvision) the processor resizes with; the step's Frame is the same either way."""
+    (Pillow, or torchvision with the [gpu] extra) the processor resizes with; the Frame is the same either way."""
     import torch
 
+    monkeypatch.setattr(fresh.processor, "image_processor", _image_processor(backend, tiny_checkpoint))
     shot = noise(1366, 768, seed=3)
     part = ImagePart(image=shot, size=fresh.image_size(1366, 768))
     messages = fresh.dialect.messages("Click OK", "computer_use", part, [])

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from guiagent.agent.callbacks import Callback
 from guiagent.agent.guard import Guard
+from guiagent.agent.memory import TRIM_EVERY, release_free_memory
 from guiagent.agent.runlock import RecordError
 from guiagent.agent.trajectory import (
     ActionRecord,
@@ -410,6 +411,10 @@ class Agent:
         keep = parse_policy(self.history_policy)
         if len(state.history) > keep:  # images:K sends the last K screenshots: hold exactly those
             state.history[-keep - 1].image = None
+        if step.index % TRIM_EVERY == 0:  # long runs: freed screen buffers go back to the system
+            t = time.perf_counter()
+            if release_free_memory():
+                step.durations["trim"] = time.perf_counter() - t
         step.ended_at = time.time()
         if recorder:
             step.durations["record_wait"] = step.durations.get("record_wait", 0.0) + recorder.add_step(step, shot.image)

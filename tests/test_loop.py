@@ -346,3 +346,16 @@ def test_token_counts_reach_the_callbacks_that_want_them_and_nothing_streams_oth
         assert counts and counts[-1] == n and all(e[1] == index for e in mine[1:])
     assert not any(e[0] == "tokens" for e in bystander.events)
     assert unwatched and all("stream" not in c["body"] for c in unwatched)
+
+
+def test_the_loop_trims_freed_memory_every_trim_every_steps_and_times_it(screens, tmp_path, monkeypatch):
+    import guiagent.agent.loop as loop
+
+    monkeypatch.setattr(loop, "TRIM_EVERY", 2)
+    trims = []
+    monkeypatch.setattr(loop, "release_free_memory", lambda: trims.append(1) or True)
+    agent, _ = agent_for([call("computer_use", action="left_click", coordinate=[10, 10])] * 4
+                         + [call("computer_use", action="terminate", status="success")], ReplayEnv(screens), tmp_path)
+    agent.run("x")
+    steps = load_trajectory(tmp_path / "out").steps
+    assert [s.index for s in steps if "trim" in s.durations] == [2, 4] and len(trims) == 2

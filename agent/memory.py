@@ -4,9 +4,10 @@ A step allocates and frees a few screen-sized buffers (the grab, the RGB image, 
 33 MB each at 4K). Once glibc has freed one large block it raises its mmap threshold, so
 later ones come from the heap: fast (no fresh pages to zero), but live and freed blocks
 then interleave, the heap fragments, and RSS climbs until the allocator's working set
-levels off. Measured at 3840x2160 with ``--history images:3``: +226 to +278 MB over 500
-steps without trimming, -40 MB with a trim every 25 steps (5 ms each). A fixed low mmap
-threshold also bounds it, but makes every 4K capture 13 ms slower (fresh pages each time).
+levels off. Measured at 3840x2160 over 500 steps (benchmarks/memory_4k.py), growth after
+the warm-up: with ``--history images:3`` +226 to +278 MB untrimmed, +56 MB with a trim every
+`TRIM_EVERY` steps; text history +99 -> +23 MB. A fixed low mmap threshold also bounds it,
+but makes every 4K capture 13 ms slower (fresh pages each time).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import functools
 import sys
 from collections.abc import Callable
 
-TRIM_EVERY = 32  # steps between trims: a trim costs ~5 ms at 4K, ~0.2 ms a step spread out
+TRIM_EVERY = 32  # steps between trims: one costs ~6.5 ms at 4K (3.3 ms at 1080p), ~0.2 ms a step spread out
 
 
 @functools.cache

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import os
 import shutil
 import socket
@@ -77,7 +78,7 @@ def phone_side(n: int = 20) -> list[tuple[str, float]]:
 
     phone = Phone()
     phone.launch("com.android.settings")
-    seq = iter(range(10**9))
+    seq = itertools.count()
 
     def fresh(fn: Callable[[], object]) -> Callable[[], object]:
         def call() -> object:
@@ -171,7 +172,7 @@ def run(n: int, adb: str, adb_port: int, serial: str, env: dict[str, str], simph
         # Toggling Wi-Fi on the Settings screen redraws its switch: every capture is of a
         # new screen, so the phone encodes again and nothing can be reused.
         auto.shell("am start -n com.android.settings/.Settings")
-        flip = iter(range(10**9))
+        flip = itertools.count()
         timed = [auto.observe, sub_screenshot, envs["png"].observe, envs["raw"].observe]
 
         def change() -> None:

@@ -34,7 +34,7 @@ FRAGMENTED_HEAP = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux (glibc's malloc_trim)")
 def test_release_free_memory_returns_a_fragmented_heaps_free_pages():
     out = subprocess.run([sys.executable, "-c", FRAGMENTED_HEAP], capture_output=True, text=True, check=True)
     released, start, held, after = out.stdout.split()

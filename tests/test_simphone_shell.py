@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from guiagent.envs.android import decode_raw
 from guiagent.envs.simphone.server import SimPhone
 from guiagent.envs.simphone.state import ADB_IME, default_state, load_state, merge_state, save_state
 from PIL import Image
@@ -165,8 +166,7 @@ def test_raw_screencap_header_and_pixels_match_the_png(sim):
     w, h, fmt = int.from_bytes(raw[0:4], "little"), int.from_bytes(raw[4:8], "little"), raw[8]
     assert (w, h, fmt) == (1080, 2400, 2) and len(raw) == 16 + w * h * 4  # 2: RGBX_8888
     png = Image.open(io.BytesIO(sim.phone.png())).convert("RGB")
-    # RGBX: the fourth byte of each pixel is padding, the colours are the PNG's
-    assert Image.frombytes("RGB", (w, h), raw[16:], "raw", "RGBX").tobytes() == png.tobytes()
+    assert decode_raw(raw).tobytes() == png.tobytes()  # the env's own reader: same colours as the PNG
 
 
 def test_packages_activities_and_launch(sim):
